@@ -1,0 +1,1 @@
+"""Keys, ciphers and (later) Merkle hashing: the only package that touches key material."""

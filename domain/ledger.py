@@ -1,0 +1,385 @@
+"""The Ledger: one eventsourcing Application holding every aggregate.
+
+One application means one notification log, a single total order that the
+Merkle tree, the projections and replay all follow (DESIGN.md, "One log").
+Every command goes through :meth:`Ledger._commit`, which saves the command's
+aggregates and, when the caller sent an ``Idempotency-Key``, the first answer
+in the same transaction.
+
+The storage, the cipher and the transcoder come from the environment that
+``taizhang.bootstrap`` builds; this module does no I/O of its own.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import RecordConflictError
+from eventsourcing.utils import Environment
+
+from domain.bookkeeping import IdempotencyRecord, NumberSequence, idempotency_id, sequence_id
+from domain.calendar import WorkingCalendar
+from domain.errors import (
+    AuthenticationError,
+    ConcurrentWriteError,
+    IdempotencyConflictError,
+    InvalidInputError,
+    NotFoundError,
+    RuleViolationError,
+)
+from domain.people import Credential, User, credential_id, token_digest
+from domain.service_case import ServiceCase
+from domain.sla import SlaClock, SlaPolicy
+from domain.subject import Subject, masks_for, validate_subject_fields
+from domain.ticket import Ticket
+from domain.values import require_aware
+from domain.work_item import WorkItem
+
+A = TypeVar("A", bound=Aggregate)
+Receipt = dict[str, Any]
+NUMBER_RETRIES = 20
+TICKET_PREFIX = "GD"
+CASE_PREFIX = "FW"
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    """A client's ``Idempotency-Key`` and the fingerprint of the request it came with."""
+
+    key: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who issues a command, when, and how a retry of it is recognised."""
+
+    actor: str
+    at: datetime | None = None
+    idempotency: Idempotency | None = None
+    expected_version: int | None = None
+
+
+class FieldSealer:
+    """How personal fields are sealed inside events; ``crypto/`` provides the real one.
+
+    The base class keeps the fields as they are: they are then protected only by
+    the store cipher that encrypts every event's state.
+    """
+
+    def seal(self, subject_id: UUID, fields: Mapping[str, str]) -> dict[str, str]:
+        return dict(fields)
+
+    def unseal(self, subject_id: UUID, sealed: Mapping[str, str]) -> dict[str, str]:
+        return dict(sealed)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class LedgerServices:
+    """What the Ledger needs besides storage: pure collaborators, injected."""
+
+    calendar: WorkingCalendar
+    policy: SlaPolicy = field(default_factory=SlaPolicy)
+    sealer: FieldSealer = field(default_factory=FieldSealer)
+    clock: Callable[[], datetime] = _utcnow
+
+
+class Ledger(Application[UUID]):
+    """The system of record for tickets, service cases, subjects and staff."""
+
+    name = "taizhang"
+
+    def __init__(self, env: Mapping[str, str], services: LedgerServices) -> None:
+        self.services = services
+        self.sla = SlaClock(services.calendar, services.policy)
+        super().__init__(dict(env))
+
+    def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
+        """Only the settings passed in, never the process environment: one source of truth."""
+        return Environment(name, dict(env or {}))
+
+    # -- plumbing -----------------------------------------------------------------------
+    def now(self) -> datetime:
+        return self.services.clock()
+
+    def _at(self, ctx: Context) -> datetime:
+        return require_aware(ctx.at, "at") if ctx.at is not None else self.now()
+
+    def _load(self, cls: type[A], ident: UUID | str, kind: str) -> A:
+        try:
+            aggregate_id = ident if isinstance(ident, UUID) else UUID(str(ident))
+        except ValueError:
+            raise NotFoundError(kind, ident) from None
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFoundError(kind, ident) from None
+        if not isinstance(aggregate, cls):
+            raise NotFoundError(kind, ident)
+        return aggregate
+
+    def _find(self, aggregate_id: UUID) -> Aggregate | None:
+        try:
+            return self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+
+    def replayed(self, ctx: Context) -> Receipt | None:
+        """The first answer to this idempotent request, or None if it is new."""
+        if ctx.idempotency is None:
+            return None
+        record = self._find(idempotency_id(ctx.actor, ctx.idempotency.key))
+        if record is None:
+            return None
+        assert isinstance(record, IdempotencyRecord)
+        if record.fingerprint != ctx.idempotency.fingerprint:
+            raise IdempotencyConflictError(
+                "this Idempotency-Key was already used with a different request"
+            )
+        return dict(record.receipt)
+
+    def _commit(self, ctx: Context, receipt: Receipt, *aggregates: Aggregate) -> Receipt:
+        """Save the command's aggregates, and its answer if the request is idempotent."""
+        pending: list[Aggregate] = list(aggregates)
+        if ctx.idempotency is not None:
+            pending.append(
+                IdempotencyRecord(
+                    actor=ctx.actor,
+                    key=ctx.idempotency.key,
+                    fingerprint=ctx.idempotency.fingerprint,
+                    receipt=receipt,
+                )
+            )
+        try:
+            self.save(*pending)
+        except RecordConflictError:
+            earlier = self.replayed(ctx)  # a concurrent retry of the same request won
+            if earlier is not None:
+                return earlier
+            raise
+        return receipt
+
+    def _update(self, cls: type[A], ident: UUID | str, kind: str, ctx: Context,
+                change: Callable[[A, datetime], None], render: Callable[[A], Receipt]) -> Receipt:
+        """Load, check the expected version, change, and commit one aggregate."""
+        earlier = self.replayed(ctx)
+        if earlier is not None:
+            return earlier
+        aggregate = self._load(cls, ident, kind)
+        if ctx.expected_version is not None and aggregate.version != ctx.expected_version:
+            raise ConcurrentWriteError(
+                f"{kind} {ident} is at version {aggregate.version}, "
+                f"not {ctx.expected_version}: reload it and try again"
+            )
+        change(aggregate, self._at(ctx))
+        try:
+            return self._commit(ctx, render(aggregate), aggregate)
+        except RecordConflictError:
+            raise ConcurrentWriteError(
+                f"{kind} {ident} was changed by another request: reload it and try again"
+            ) from None
+
+    def _allocate_and_save(
+        self, ctx: Context, prefix: str, received_at: datetime,
+        make: Callable[[str], WorkItem], render: Callable[[WorkItem], Receipt],
+    ) -> Receipt:
+        """Number a new item from the day's sequence; retry when another writer took it."""
+        day = self.services.calendar.local_date(received_at)
+        for _ in range(NUMBER_RETRIES):
+            sequence = self._find(sequence_id(prefix, day))
+            if sequence is None:
+                sequence = NumberSequence(prefix=prefix, day=day.isoformat())
+            assert isinstance(sequence, NumberSequence)
+            item = make(sequence.allocate(1)[0])
+            try:
+                return self._commit(ctx, render(item), item, sequence)
+            except RecordConflictError:
+                earlier = self.replayed(ctx)
+                if earlier is not None:
+                    return earlier
+        raise ConcurrentWriteError("could not allocate a number: too many concurrent writers")
+
+    # -- subjects -------------------------------------------------------------------------
+    def register_subject(
+        self, *, kind: str, name: object, id_number: object = None, mobile: object = None,
+        uscc: object = None, ctx: Context,
+    ) -> Receipt:
+        """Validate and seal a subject's personal fields; nothing is stored if any is bad."""
+        earlier = self.replayed(ctx)
+        if earlier is not None:
+            return earlier
+        subject_kind, fields = validate_subject_fields(kind, name, id_number, mobile, uscc)
+        subject = self.new_subject(subject_kind, fields, self._at(ctx), ctx.actor)
+        return self._commit(ctx, subject_receipt(subject), subject)
+
+    def new_subject(self, kind: str, fields: Mapping[str, str], at: datetime, by: str) -> Subject:
+        """An unsaved subject with sealed fields (also used by bulk import)."""
+        subject_id = Subject.create_id()
+        sealed = self.services.sealer.seal(subject_id, fields)
+        subject = Subject._create(
+            Subject.Registered, id=subject_id, kind=kind, sealed=sealed,
+            masked=masks_for(kind, dict(fields)), at=at, by=by,
+        )
+        return subject
+
+    def subject(self, ident: UUID | str) -> Subject:
+        return self._load(Subject, ident, "subject")
+
+    # -- tickets ----------------------------------------------------------------------------
+    def open_ticket(
+        self, *, channel: str, requester_id: str, description: str,
+        received_at: datetime | None = None, ctx: Context,
+    ) -> Receipt:
+        """Register a ticket for an existing requester; the clock starts at ``received_at``."""
+        earlier = self.replayed(ctx)
+        if earlier is not None:
+            return earlier
+        received = require_aware(received_at, "received_at") if received_at else self._at(ctx)
+        requester = self._requester(requester_id, "requester_id")
+        self.sla.calendar.check_known(received)
+
+        def make(number: str) -> Ticket:
+            return Ticket.register(
+                number=number, channel=channel, requester_id=str(requester.id),
+                description=description, received_at=received, by=ctx.actor,
+            )
+
+        return self._allocate_and_save(ctx, TICKET_PREFIX, received, make, self.item_receipt)
+
+    def _requester(self, ident: str, field_name: str) -> Subject:
+        try:
+            subject = self._load(Subject, ident, "subject")
+        except NotFoundError:
+            raise InvalidInputError(field_name, f"{field_name} names no known subject") from None
+        subject.check_not_destroyed()
+        return subject
+
+    def ticket(self, ident: UUID | str) -> Ticket:
+        return self._load(Ticket, ident, "ticket")
+
+    def change_ticket(
+        self, ident: UUID | str, ctx: Context, change: Callable[[Ticket, datetime], None]
+    ) -> Receipt:
+        """Apply one lifecycle step to a ticket (classify, assign, step, resolve, ...)."""
+        return self._update(Ticket, ident, "ticket", ctx, change, self.item_receipt)
+
+    # -- service cases ----------------------------------------------------------------------
+    def open_case(
+        self, *, service_type: str, subject_id: str, materials: list[str],
+        received_at: datetime | None = None, ctx: Context,
+    ) -> Receipt:
+        """Open a service case for an existing subject; the clock starts at ``received_at``."""
+        earlier = self.replayed(ctx)
+        if earlier is not None:
+            return earlier
+        received = require_aware(received_at, "received_at") if received_at else self._at(ctx)
+        subject = self._requester(subject_id, "subject_id")
+        self.sla.calendar.check_known(received)
+
+        def make(number: str) -> ServiceCase:
+            return ServiceCase.open(
+                number=number, service_type=service_type, subject_id=str(subject.id),
+                materials=materials, received_at=received, by=ctx.actor,
+            )
+
+        return self._allocate_and_save(ctx, CASE_PREFIX, received, make, self.item_receipt)
+
+    def case(self, ident: UUID | str) -> ServiceCase:
+        return self._load(ServiceCase, ident, "case")
+
+    def change_case(
+        self, ident: UUID | str, ctx: Context, change: Callable[[ServiceCase, datetime], None]
+    ) -> Receipt:
+        """Apply one lifecycle step to a case (accept, decide, feedback, ...)."""
+        return self._update(ServiceCase, ident, "case", ctx, change, self.item_receipt)
+
+    def item_receipt(self, item: WorkItem) -> Receipt:
+        """What a command on a ticket or case answers: enough to continue without a GET."""
+        now = self.now()
+        due = self.sla.due_at(item, now)
+        return {
+            "id": str(item.id),
+            "number": item.number,
+            "status": item.status,  # type: ignore[attr-defined]
+            "version": item.version,
+            "due_at": due.isoformat() if due else None,
+            "sla_state": self.sla.state(item, now).value,
+        }
+
+    # -- users and credentials ---------------------------------------------------------------
+    def add_user(self, *, name: str, role: str, ctx: Context) -> Receipt:
+        """Create a user and one bearer token; the token is in the answer and nowhere else."""
+        earlier = self.replayed(ctx)
+        if earlier is not None:
+            return earlier
+        at = self._at(ctx)
+        user = User.register(name=name, role=role, at=at, by=ctx.actor)
+        token = new_token()
+        credential = Credential(digest=token_digest(token), user_id=str(user.id), at=at)
+        receipt = {"id": str(user.id), "name": user.name, "role": user.role}
+        # The token is returned once and never stored; a retry gets the receipt without it.
+        self._commit(ctx, receipt, user, credential)
+        return {**receipt, "token": token}
+
+    def user(self, ident: UUID | str) -> User:
+        return self._load(User, ident, "user")
+
+    def authenticate(self, token: str) -> User:
+        """The active user holding ``token``; the same work whether or not it exists."""
+        digest = token_digest(token)
+        credential = self._find(credential_id(digest))
+        if not isinstance(credential, Credential):
+            # Compare against a dummy so an unknown token costs what a known one does.
+            secrets.compare_digest(digest, "0" * len(digest))
+            raise AuthenticationError("the bearer token is not valid")
+        if not secrets.compare_digest(credential.digest, digest) or not credential.is_active:
+            raise AuthenticationError("the bearer token is not valid")
+        user = self.user(credential.user_id)
+        if not user.active:
+            raise AuthenticationError("the bearer token belongs to a deactivated user")
+        return user
+
+    # -- the log ------------------------------------------------------------------------------
+    def log_length(self) -> int:
+        """How many events the log holds (its highest notification id)."""
+        return int(self.recorder.max_notification_id() or 0)
+
+    def save_batch(self, aggregates: Iterable[Aggregate]) -> int:
+        """Save many new or changed aggregates in one transaction (bulk import, demo)."""
+        recordings = self.save(*aggregates)
+        return len(recordings)
+
+
+def new_token() -> str:
+    """A bearer token with 256 random bits."""
+    return "tz_" + secrets.token_urlsafe(32)
+
+
+def subject_receipt(subject: Subject) -> Receipt:
+    masked = subject.masked
+    return {
+        "id": str(subject.id),
+        "kind": subject.kind,
+        "name_masked": masked.get("name"),
+        "id_number_masked": masked.get("id_number"),
+        "mobile_masked": masked.get("mobile"),
+        "uscc_masked": masked.get("uscc"),
+        "destroyed": subject.is_destroyed,
+    }
+
+
+def require_rule(condition: bool, rule: str, message: str) -> None:
+    """Raise a rule violation unless ``condition`` holds."""
+    if not condition:
+        raise RuleViolationError(rule, message)

@@ -1,0 +1,138 @@
+"""The one place that wires things together: settings → keys → store → Ledger.
+
+Nothing is built at import time. ``open_ledger`` refuses to return a ledger
+whose keys cannot read the stored events, so a wrong key stops the service at
+start rather than at the first read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import orjson
+
+from crypto.keyfile import create_key_file, load_store_keyring
+from crypto.keyring import Keyring
+from crypto.store_cipher import KEYRING_SETTING, DecryptionError
+from domain.calendar import WorkingCalendar, YearSchedule
+from domain.errors import ConfigurationError, InvalidInputError
+from domain.ledger import Context, Ledger, LedgerServices
+from domain.sla import SlaPolicy
+from taizhang.settings import Settings, postgres_parts
+
+BOOTSTRAP_ACTOR = "system:init"
+
+
+def store_keyring(settings: Settings) -> Keyring:
+    """The store keyring from the environment's key, or else from the key file."""
+    if settings.store_key:
+        return Keyring.single(settings.store_key, "TAIZHANG_STORE_KEY")
+    return load_store_keyring(settings.key_file)
+
+
+def storage_env(settings: Settings) -> dict[str, str]:
+    """eventsourcing's settings for the chosen store (POSTGRES_* or SQLITE_*)."""
+    env = {
+        "TRANSCODER_TOPIC": "taizhang.transcoder:OrjsonTranscoder",
+        "CIPHER_TOPIC": "crypto.store_cipher:KeyringCipher",
+        "CREATE_TABLE": "true",
+    }
+    if settings.database_url:
+        env.update(postgres_parts(settings.database_url))
+        env["PERSISTENCE_MODULE"] = "eventsourcing.postgres"
+        env.setdefault("POSTGRES_POOL_SIZE", "5")
+        env.setdefault("POSTGRES_CONNECT_TIMEOUT", "5")
+    else:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        env["PERSISTENCE_MODULE"] = "eventsourcing.sqlite"
+        env["SQLITE_DBNAME"] = str(settings.sqlite_path)
+        env["SQLITE_LOCK_TIMEOUT"] = "10"
+    return env
+
+
+def load_calendar(directory: Path) -> WorkingCalendar:
+    """The built-in calendar plus every ``*.json`` override in ``directory``."""
+    overrides = []
+    for path in sorted(directory.glob("*.json")) if directory.is_dir() else []:
+        try:
+            overrides.append(YearSchedule.from_mapping(orjson.loads(path.read_bytes())))
+        except (orjson.JSONDecodeError, InvalidInputError) as exc:
+            raise ConfigurationError(f"calendar override {path}: {exc}") from None
+    return WorkingCalendar(overrides)
+
+
+def open_ledger(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    policy: SlaPolicy | None = None,
+    keyring: Keyring | None = None,
+) -> Ledger:
+    """A Ledger on the configured store, after checking that the keys read the log."""
+    keyring = keyring or store_keyring(settings)
+    env = storage_env(settings)
+    env[KEYRING_SETTING] = keyring.to_json()
+    services = LedgerServices(calendar=load_calendar(settings.calendar_dir))
+    if policy is not None:
+        services.policy = policy
+    if clock is not None:
+        services.clock = clock
+    try:
+        ledger = Ledger(env, services)
+    except Exception as exc:  # the library raises many kinds; one clear message here
+        raise ConfigurationError(
+            f"cannot open the {settings.store} store at {settings.describe_database()}: "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
+    check_keys_read_log(ledger)
+    return ledger
+
+
+def check_keys_read_log(ledger: Ledger) -> None:
+    """Decrypt the first and the last stored event; a wrong key fails here, at start."""
+    last = ledger.log_length()
+    if last == 0:
+        return
+    for position in sorted({1, last}):
+        found = ledger.recorder.select_notifications(start=position, limit=1)
+        if not found:
+            continue
+        try:
+            ledger.mapper.to_domain_event(found[0])
+        except Exception as exc:
+            cause = exc.__cause__ if isinstance(exc.__cause__, DecryptionError) else exc
+            ledger.close()
+            raise ConfigurationError(
+                f"the store keys cannot read event #{found[0].id} of the log: {cause}."
+                " Is this the key file that belongs to this database?"
+            ) from None
+
+
+def initialise(settings: Settings, *, algorithm: str | None = None) -> dict[str, str]:
+    """Create keys and the store, and a bootstrap project lead; return the token once."""
+    if settings.store_key is None:
+        create_key_file(settings.key_file, algorithm)
+    ledger = open_ledger(settings)
+    try:
+        if ledger.log_length() > 0:
+            raise ConfigurationError(
+                f"the store at {settings.describe_database()} already holds events;"
+                " init creates a new ledger only"
+            )
+        receipt = ledger.add_user(
+            name="bootstrap project lead", role="project_lead", ctx=Context(BOOTSTRAP_ACTOR)
+        )
+    finally:
+        ledger.close()
+    return {
+        "data_dir": str(settings.data_dir.resolve()),
+        "database": settings.describe_database(),
+        "token": receipt["token"],
+        "user_id": receipt["id"],
+    }
+
+
+def is_initialised(settings: Settings) -> bool:
+    return settings.store_key is not None or settings.key_file.exists()
