@@ -304,6 +304,21 @@ class WorkingCalendar:
             self._table(day.year)
             return self._working[day]
 
+    def local_date(self, instant: datetime) -> date:
+        """The calendar date of ``instant`` in the service's zone (for day-numbered sequences)."""
+        self._to_us(instant, "instant")
+        return instant.astimezone(self._tz).date()
+
+    def check_known(self, instant: date) -> None:
+        """Raise :class:`CalendarYearUnknownError` unless the year of ``instant`` is known.
+
+        Lets a caller refuse to start a clock up front, instead of failing later when the
+        deadline is first computed. A datetime must be aware and is judged by its local date.
+        """
+        if isinstance(instant, datetime):
+            instant = self.local_date(instant)
+        self.is_working_day(instant)
+
     def next_opening(self, instant: datetime) -> datetime:
         """The earliest working instant >= ``instant`` (itself if the service is open then).
 

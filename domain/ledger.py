@@ -15,7 +15,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -197,10 +197,7 @@ class Ledger(Application[UUID]):
         """Number a new item from the day's sequence; retry when another writer took it."""
         day = self.services.calendar.local_date(received_at)
         for _ in range(NUMBER_RETRIES):
-            sequence = self._find(sequence_id(prefix, day))
-            if sequence is None:
-                sequence = NumberSequence(prefix=prefix, day=day.isoformat())
-            assert isinstance(sequence, NumberSequence)
+            sequence = self.sequence(prefix, day)
             item = make(sequence.allocate(1)[0])
             try:
                 return self._commit(ctx, render(item), item, sequence)
@@ -209,6 +206,14 @@ class Ledger(Application[UUID]):
                 if earlier is not None:
                     return earlier
         raise ConcurrentWriteError("could not allocate a number: too many concurrent writers")
+
+    def sequence(self, prefix: str, day: date) -> NumberSequence:
+        """The day's number sequence for ``prefix``, new if nothing was numbered yet."""
+        sequence = self._find(sequence_id(prefix, day))
+        if sequence is None:
+            return NumberSequence(prefix=prefix, day=day.isoformat())
+        assert isinstance(sequence, NumberSequence)
+        return sequence
 
     # -- subjects -------------------------------------------------------------------------
     def register_subject(

@@ -162,3 +162,45 @@ def _pauses_until(item: WorkItem, until: datetime) -> Sequence[tuple[datetime, d
         if start is not None and start < until:
             pauses = [*pauses, (start, until)]
     return pauses
+
+
+@dataclass(frozen=True)
+class SlaWatch:
+    """What a stored view needs to tell an item's SLA state at any later instant.
+
+    ``fixed`` is set when the state cannot change with time any more (the item
+    is done, its clock is paused, or a deadline was already met late); else the
+    state follows from comparing the instant with ``due_at`` and ``at_risk_from``.
+    """
+
+    fixed: SlaState | None
+    due_at: datetime | None
+    at_risk_from: datetime | None
+
+    def state_at(self, now: datetime) -> SlaState:
+        if self.fixed is not None:
+            return self.fixed
+        if self.due_at is not None and now > self.due_at:
+            return SlaState.BREACHED
+        if self.at_risk_from is not None and now > self.at_risk_from:
+            return SlaState.AT_RISK
+        return SlaState.ON_TRACK
+
+
+def watch(clock: SlaClock, item: WorkItem) -> SlaWatch:
+    """The item's :class:`SlaWatch` as of its last recorded step."""
+    if item.is_done:
+        return SlaWatch(clock.state(item, item.last_event_at), None, None)
+    if item.is_paused:
+        paused_at = item.pauses[-1][0]
+        assert paused_at is not None
+        return SlaWatch(clock.state(item, paused_at), None, None)
+    deadlines = clock.deadlines(item, item.last_event_at)
+    if any(d.met_at is not None and d.state is SlaState.BREACHED for d in deadlines):
+        return SlaWatch(SlaState.BREACHED, None, None)
+    pauses = item.closed_pauses()
+    share = 1 - clock.policy.at_risk_share
+    open_ones = [d for d in deadlines if d.met_at is None]
+    dues = [d.due_at for d in open_ones if d.due_at is not None]
+    risks = [clock.calendar.add(d.started_at, d.limit * share, pauses) for d in open_ones]
+    return SlaWatch(None, min(dues, default=None), min(risks, default=None))

@@ -60,7 +60,10 @@ def load_calendar(directory: Path) -> WorkingCalendar:
             overrides.append(YearSchedule.from_mapping(orjson.loads(path.read_bytes())))
         except (orjson.JSONDecodeError, InvalidInputError) as exc:
             raise ConfigurationError(f"calendar override {path}: {exc}") from None
-    return WorkingCalendar(overrides)
+    try:
+        return WorkingCalendar(overrides)
+    except InvalidInputError as exc:
+        raise ConfigurationError(f"calendar overrides in {directory}: {exc}") from None
 
 
 def open_ledger(

@@ -6,8 +6,11 @@ The properties are checked on instants in 2024-2026 (years chinese_calendar know
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
@@ -535,3 +538,38 @@ def test_next_opening_adds_no_working_time(t: datetime) -> None:
 @given(day=st.dates(date(2004, 1, 1), date(2026, 12, 31)))
 def test_working_days_agree_with_chinese_calendar(day: date) -> None:
     assert CAL.is_working_day(day) == chinese_calendar.is_workday(day)
+
+
+# -- the documentation -------------------------------------------------------------------
+
+OVERRIDE_DOC = Path(__file__).resolve().parents[2] / "docs" / "calendar-overrides.md"
+
+
+def test_the_documented_override_example_parses_and_matches_the_package() -> None:
+    text = OVERRIDE_DOC.read_text(encoding="utf-8")
+    blocks = re.findall(r"```json\n(.*?)```", text, flags=re.DOTALL)
+    assert blocks
+    for block in blocks:
+        schedule = YearSchedule.from_mapping(json.loads(block))
+        with_override = WorkingCalendar([schedule])
+        first = date(schedule.year, 1, 1)
+        for n in range(365):
+            day = first + timedelta(days=n)
+            assert with_override.is_working_day(day) == chinese_calendar.is_workday(day), day
+
+
+# -- helpers used by the ledger ----------------------------------------------------------
+
+
+def test_local_date_is_the_date_in_shanghai() -> None:
+    assert CAL.local_date(datetime(2026, 3, 4, 17, tzinfo=UTC)) == date(2026, 3, 5)
+
+
+def test_check_known_raises_only_for_unknown_years() -> None:
+    CAL.check_known(sh(2026, 12, 31, 23))
+    CAL.check_known(date(2004, 1, 1))
+    with pytest.raises(CalendarYearUnknownError):
+        CAL.check_known(datetime(2026, 12, 31, 16, tzinfo=UTC))  # 2027-01-01 in Shanghai
+    with pytest.raises(InvalidInputError) as caught:
+        CAL.check_known(datetime(2026, 3, 4))
+    assert caught.value.field == "instant"

@@ -1,0 +1,69 @@
+"""The FastAPI application: ``create_app(settings)`` and nothing built at import time."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import metadata
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from api.deps import ItemCatalog
+from api.errors import install_error_handlers
+from api.routes import cases, health, subjects, tickets, users
+from domain.ledger import Ledger
+from taizhang.bootstrap import open_ledger
+from taizhang.settings import Settings
+
+DESCRIPTION = (
+    "The system of record of an employment & entrepreneurship service contract: tickets, "
+    "service cases and the people they concern, every step an encrypted, append-only event."
+)
+
+
+def package_version() -> str:
+    """The installed package's version, else the one in a source checkout's pyproject.toml."""
+    try:
+        return metadata.version("taizhang")
+    except metadata.PackageNotFoundError:
+        pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+        try:
+            return str(tomllib.loads(pyproject.read_text("utf-8"))["project"]["version"])
+        except (OSError, KeyError, tomllib.TOMLDecodeError):
+            return "0+unknown"
+
+
+def create_app(
+    settings: Settings, ledger: Ledger | None = None, *, catalog: ItemCatalog | None = None
+) -> FastAPI:
+    """The HTTP service on ``ledger``, or on one opened from ``settings`` at start.
+
+    A ledger opened here is closed at shutdown; one passed in belongs to the
+    caller. ``catalog`` serves the list endpoints; without one they answer 503.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if ledger is not None:
+            yield
+            return
+        opened = open_ledger(settings)  # a wrong key or an unreachable store fails here
+        app.state.ledger = opened
+        try:
+            yield
+        finally:
+            app.state.ledger = None
+            opened.close()
+
+    app = FastAPI(
+        title="taizhang", version=package_version(), description=DESCRIPTION, lifespan=lifespan
+    )
+    app.state.settings = settings
+    app.state.ledger = ledger
+    app.state.catalog = catalog
+    install_error_handlers(app)
+    for module in (health, subjects, tickets, cases, users):
+        app.include_router(module.router)
+    return app

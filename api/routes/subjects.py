@@ -1,0 +1,36 @@
+"""Data subjects: registration and the masked view."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+
+from api.deps import CommandContext, LedgerDep, get_current_user
+from api.schemas import SubjectCreate, SubjectPublic, SubjectReceipt, error_responses
+from api.views import subject_view
+
+router = APIRouter(
+    prefix="/subjects",
+    tags=["subjects"],
+    dependencies=[Depends(get_current_user)],
+    responses=error_responses(401),
+)
+
+
+@router.post(
+    "", status_code=201, response_model=SubjectReceipt,
+    responses=error_responses(400, 409, 422),
+)
+def create_subject(body: SubjectCreate, ledger: LedgerDep, ctx: CommandContext) -> dict[str, Any]:
+    """Register a person or enterprise; the answer shows only masks."""
+    return ledger.register_subject(
+        kind=body.kind, name=body.name, id_number=body.id_number, mobile=body.mobile,
+        uscc=body.uscc, ctx=ctx,
+    )
+
+
+@router.get("/{subject_id}", response_model=SubjectPublic, responses=error_responses(404))
+def read_subject(subject_id: str, ledger: LedgerDep) -> dict[str, Any]:
+    """A subject's masked view; nothing is unsealed."""
+    return subject_view(ledger.subject(subject_id))

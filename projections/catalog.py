@@ -1,0 +1,213 @@
+"""The item catalog: one row per ticket and case, for lists and filters.
+
+A row keeps what lists filter on (status, assignee, kind) and an
+:class:`~domain.sla.SlaWatch` in microseconds, so the SLA state at any instant
+is one SQL expression and needs no calendar at query time.
+
+Items are folded from their events in memory (an LRU of aggregates); when the
+cached copy is not exactly one version behind an event, the item is reloaded
+from the log at the right version, so the fold is correct even after another
+process applied pages this one never saw.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections import OrderedDict
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+from domain.calendar import SHANGHAI as _SHANGHAI
+from domain.errors import InvalidInputError
+from domain.ledger import Ledger
+from domain.sla import SlaState, watch
+from domain.work_item import WorkItem
+from projections.database import ViewCursor
+from projections.runtime import Recorded
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+COLUMNS = (
+    "item_id", "kind", "number", "status", "assignee", "received_us", "due_us",
+    "watch_due_us", "watch_risk_us", "fixed_state", "done_us", "version", "position",
+)
+CACHE_SIZE = 50_000
+
+
+def to_us(moment: datetime | None) -> int | None:
+    return None if moment is None else (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def from_us(value: int | None) -> datetime | None:
+    return None if value is None else _EPOCH + timedelta(microseconds=value)
+
+
+class ItemCatalog:
+    """The catalog view and its queries."""
+
+    name = "catalog"
+
+    def __init__(self, ledger: Ledger, cache_size: int = CACHE_SIZE) -> None:
+        self.ledger = ledger
+        self._cache: OrderedDict[UUID, WorkItem] = OrderedDict()
+        self._cache_size = cache_size
+        self.follower: Any = None  # set by the runner that drives this view
+
+    # -- the View protocol -------------------------------------------------------------
+    def create(self, cur: ViewCursor) -> None:
+        cur.execute(
+            "CREATE TABLE IF NOT EXISTS {schema}view_items ("
+            "item_id TEXT PRIMARY KEY, kind TEXT NOT NULL, number TEXT NOT NULL, "
+            "status TEXT NOT NULL, assignee TEXT, received_us BIGINT NOT NULL, due_us BIGINT, "
+            "watch_due_us BIGINT, watch_risk_us BIGINT, fixed_state TEXT, done_us BIGINT, "
+            "version INTEGER NOT NULL, position BIGINT NOT NULL)"
+        )
+        cur.execute(
+            "CREATE INDEX IF NOT EXISTS view_items_list "
+            "ON {schema}view_items (kind, received_us, item_id)"
+        )
+
+    def drop(self, cur: ViewCursor) -> None:
+        cur.execute("DROP TABLE IF EXISTS {schema}view_items")
+
+    def reset_cache(self) -> None:
+        self._cache.clear()
+
+    def apply(self, cur: ViewCursor, page: Sequence[Recorded]) -> None:
+        changed: dict[UUID, tuple[WorkItem, int]] = {}
+        for recorded in page:
+            event = recorded.event
+            if not isinstance(event, WorkItem.Event):
+                continue
+            item = self._fold(event)
+            if item is not None:
+                changed[item.id] = (item, recorded.position)
+        rows = [self._row(item, position) for item, position in changed.values()]
+        cur.executemany(self._upsert_sql(cur), rows)
+
+    def _fold(self, event: Any) -> WorkItem | None:
+        ident = event.originator_id
+        item = self._cache.get(ident)
+        if item is None or item.version != event.originator_version - 1:
+            item = None
+            if event.originator_version > 1:
+                item = self.ledger.repository.get(ident, version=event.originator_version - 1)
+        item = event.mutate(item)
+        if not isinstance(item, WorkItem):
+            return None
+        self._cache[ident] = item
+        self._cache.move_to_end(ident)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return item
+
+    def _row(self, item: WorkItem, position: int) -> tuple[Any, ...]:
+        sla = self.ledger.sla
+        seen = watch(sla, item)
+        done_at = getattr(item, "resolved_at", None) or getattr(item, "closed_at", None)
+        return (
+            str(item.id), item.kind, item.number, item.status,  # type: ignore[attr-defined]
+            item.assignee,  # type: ignore[attr-defined]
+            to_us(item.received_at), to_us(sla.due_at(item, item.last_event_at)),
+            to_us(seen.due_at), to_us(seen.at_risk_from),
+            seen.fixed.value if seen.fixed else None, to_us(done_at), item.version, position,
+        )
+
+    @staticmethod
+    def _upsert_sql(cur: ViewCursor) -> str:
+        names = ", ".join(COLUMNS)
+        marks = ", ".join("?" for _ in COLUMNS)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c != "item_id")
+        return (
+            f"INSERT INTO {{schema}}view_items ({names}) VALUES ({marks}) "
+            f"ON CONFLICT (item_id) DO UPDATE SET {updates}"
+        )
+
+    # -- queries ---------------------------------------------------------------------------
+    def query(
+        self,
+        kind: str,
+        *,
+        status: str | None = None,
+        assignee: str | None = None,
+        sla_state: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+        now: datetime | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of items, newest first, with their SLA state at ``now``."""
+        if self.follower is not None:
+            self.follower.catch_up()
+        now_us = to_us(now or self.ledger.now())
+        state_sql = (
+            "COALESCE(fixed_state, CASE WHEN watch_due_us IS NOT NULL AND ? > watch_due_us "
+            "THEN 'breached' WHEN watch_risk_us IS NOT NULL AND ? > watch_risk_us "
+            "THEN 'at_risk' ELSE 'on_track' END)"
+        )
+        where = ["kind = ?"]
+        params: list[Any] = [now_us, now_us, kind]
+        if status:
+            where.append("status = ?")
+            params.append(status)
+        if assignee:
+            where.append("assignee = ?")
+            params.append(assignee)
+        if sla_state:
+            if sla_state not in {s.value for s in SlaState}:
+                allowed = ", ".join(s.value for s in SlaState)
+                raise InvalidInputError("sla_state", f"sla_state must be one of: {allowed}")
+            where.append(f"{state_sql} = ?")
+            params.extend([now_us, now_us, sla_state])
+        if cursor:
+            received_us, item_id = decode_cursor(cursor)
+            where.append("(received_us < ? OR (received_us = ? AND item_id < ?))")
+            params.extend([received_us, received_us, item_id])
+        params.append(limit + 1)
+        sql = (
+            f"SELECT item_id, kind, number, status, assignee, received_us, due_us, done_us, "
+            f"version, {state_sql} AS sla_state FROM {{schema}}view_items "
+            f"WHERE {' AND '.join(where)} ORDER BY received_us DESC, item_id DESC LIMIT ?"
+        )
+        with self.follower.db.transaction(commit=False) as cur:
+            cur.execute(sql, params)
+            rows = cur.fetchall()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        items = [_present(row) for row in rows]
+        next_cursor = encode_cursor(rows[-1]["received_us"], rows[-1]["item_id"]) if more else None
+        return items, next_cursor
+
+
+def _present(row: dict[str, Any]) -> dict[str, Any]:
+    def iso(value: int | None) -> str | None:
+        moment = from_us(value)
+        return moment.astimezone(_SHANGHAI).isoformat() if moment else None
+
+    return {
+        "id": row["item_id"],
+        "kind": row["kind"],
+        "number": row["number"],
+        "status": row["status"],
+        "assignee": row["assignee"],
+        "received_at": iso(row["received_us"]),
+        "due_at": iso(row["due_us"]),
+        "done_at": iso(row["done_us"]),
+        "sla_state": row["sla_state"],
+        "version": row["version"],
+    }
+
+
+def encode_cursor(received_us: int, item_id: str) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps([received_us, item_id])).decode("ascii")
+
+
+def decode_cursor(cursor: str) -> tuple[int, str]:
+    try:
+        received_us, item_id = orjson.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
+        return int(received_us), str(item_id)
+    except (ValueError, TypeError, orjson.JSONDecodeError):
+        raise InvalidInputError("cursor", "cursor is not one this service returned") from None
+

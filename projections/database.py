@@ -1,0 +1,81 @@
+"""One small SQL surface over the Ledger's own database, for SQLite and PostgreSQL.
+
+Views live in the same database as the log, so a view update and its tracking
+position commit in one transaction. SQL is written once with ``?``
+placeholders and ``{schema}`` before table names; this module adapts both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.sqlite import SQLiteDatastore
+
+from domain.ledger import Ledger
+
+
+class ViewCursor:
+    """A cursor that speaks one placeholder style and returns rows as dicts."""
+
+    def __init__(self, raw: Any, dialect: str, schema: str) -> None:
+        # eventsourcing wraps sqlite3's cursor; its wrapper hides ``rowcount``.
+        self._raw = getattr(raw, "sqlite_cursor", raw)
+        self.dialect = dialect
+        self._schema = schema
+
+    def _sql(self, statement: str) -> str:
+        statement = statement.replace("{schema}", self._schema)
+        return statement.replace("?", "%s") if self.dialect == "postgresql" else statement
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
+        self._raw.execute(self._sql(statement), tuple(params))
+
+    def executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        self._raw.executemany(self._sql(statement), [tuple(r) for r in rows])
+
+    def fetchall(self) -> list[dict[str, Any]]:
+        return [dict(row) for row in self._raw.fetchall()]
+
+    def fetchone(self) -> dict[str, Any] | None:
+        row = self._raw.fetchone()
+        return dict(row) if row is not None else None
+
+    @property
+    def rowcount(self) -> int:
+        return int(self._raw.rowcount)
+
+
+class ViewDatabase:
+    """Transactions on the Ledger's database, for view tables."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        datastore = ledger.recorder.datastore  # type: ignore[attr-defined]
+        self._datastore = datastore
+        if isinstance(datastore, PostgresDatastore):
+            self.dialect = "postgresql"
+            self.schema = f"{datastore.schema}."
+        elif isinstance(datastore, SQLiteDatastore):
+            self.dialect = "sqlite"
+            self.schema = ""
+        else:
+            raise TypeError(f"views need SQLite or PostgreSQL, not {type(datastore).__name__}")
+
+    @contextmanager
+    def transaction(self, *, commit: bool = True) -> Iterator[ViewCursor]:
+        with self._datastore.transaction(commit=commit) as raw:
+            yield ViewCursor(raw, self.dialect, self.schema)
+
+    def upsert(self, table: str, key: str, columns: Sequence[str]) -> str:
+        """An INSERT that replaces the row with the same ``key`` (both dialects)."""
+        names = ", ".join(columns)
+        marks = ", ".join("?" for _ in columns)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != key)
+        return (
+            f"INSERT INTO {{schema}}{table} ({names}) VALUES ({marks}) "
+            f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
+        )
