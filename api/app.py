@@ -14,6 +14,8 @@ from api.deps import ItemCatalog
 from api.errors import install_error_handlers
 from api.routes import cases, health, subjects, tickets, users
 from domain.ledger import Ledger
+from projections.catalog import open_catalog
+from projections.runtime import BackgroundFollowers
 from taizhang.bootstrap import open_ledger
 from taizhang.settings import Settings
 
@@ -41,21 +43,29 @@ def create_app(
     """The HTTP service on ``ledger``, or on one opened from ``settings`` at start.
 
     A ledger opened here is closed at shutdown; one passed in belongs to the
-    caller. ``catalog`` serves the list endpoints; without one they answer 503.
+    caller. ``catalog`` serves the list endpoints; by default the catalog view
+    is opened on the ledger at start (if ``app.state.catalog`` is None, lists
+    answer 503).
     """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if ledger is not None:
-            yield
-            return
-        opened = open_ledger(settings)  # a wrong key or an unreachable store fails here
-        app.state.ledger = opened
+        # A ledger opened here is ours to close; a wrong key or an unreachable store fails here.
+        opened = ledger if ledger is not None else open_ledger(settings)
+        view = catalog if catalog is not None else open_catalog(opened)
+        background = BackgroundFollowers([view.follower]) if view.follower else None
+        app.state.ledger, app.state.catalog = opened, view
+        if background:
+            background.start()
         try:
             yield
         finally:
-            app.state.ledger = None
-            opened.close()
+            if background:
+                background.stop()
+            app.state.catalog = catalog
+            if ledger is None:
+                app.state.ledger = None
+                opened.close()
 
     app = FastAPI(
         title="taizhang", version=package_version(), description=DESCRIPTION, lifespan=lifespan

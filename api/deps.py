@@ -9,7 +9,7 @@ client expects (``If-Match``).
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated, Any, Protocol
+from typing import Annotated
 
 import orjson
 from fastapi import Depends, Header, Request
@@ -19,6 +19,7 @@ from api.errors import MalformedJsonError, ServiceUnavailableError
 from domain.errors import AuthenticationError, InvalidInputError, PermissionDeniedError
 from domain.ledger import Context, Idempotency, Ledger
 from domain.people import User
+from projections.catalog import ItemCatalog
 
 MAX_IDEMPOTENCY_KEY = 200
 
@@ -37,15 +38,6 @@ def get_ledger(request: Request) -> Ledger:
 
 
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]
-
-
-class ItemCatalog(Protocol):
-    """The list view of tickets and cases (``projections.catalog.ItemCatalog``)."""
-
-    def query(
-        self, kind: str, *, status: str | None, assignee: str | None, sla_state: str | None,
-        limit: int, cursor: str | None,
-    ) -> tuple[list[dict[str, Any]], str | None]: ...
 
 
 def get_catalog(request: Request) -> ItemCatalog:

@@ -88,7 +88,7 @@ def taizhang_error_response(exc: TaizhangError) -> JSONResponse:
     extra: dict[str, Any] = {}
     if isinstance(exc, RuleViolationError):
         extra["rule"] = exc.rule
-    message = exc.message if status < 500 else "the service could not complete the request"
+    message = exc.message if status != 500 else "the service could not complete the request"
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(
         error_body(exc.code, message, field_of(exc), **extra), status_code=status, headers=headers
@@ -137,9 +137,7 @@ def http_error_response(request: Request, exc: StarletteHTTPException) -> JSONRe
     else:
         message = str(exc.detail)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
-    return JSONResponse(
-        error_body(code, message), status_code=exc.status_code, headers=exc.headers
-    )
+    return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=exc.headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -61,6 +61,7 @@ _CHINA_TIME = timezone(timedelta(hours=8), "CST")
 _USCC_LENGTH = 18
 #: The 31 characters a unified social credit code may use; I, O, Z, S and V are
 #: left out because they are easily confused with 1, 0, 2, 5 and U.
+CHECK_MISMATCH = "check character does not match the other 17 characters"
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_INDEX = {char: index for index, char in enumerate(USCC_ALPHABET)}
 # Weight of position i (1-based) is 3**(i - 1) mod 31.
@@ -151,7 +152,7 @@ def validate_resident_id(value: str, field: str = "id_number", *, today: date | 
 
     expected = check_resident_id_char(text[:-1])
     if check != expected:
-        raise InvalidIdentifierError(field, f"{field} check character should be {expected}")
+        raise InvalidIdentifierError(field, f"{field} {CHECK_MISMATCH}")
     return text[:-1] + check
 
 
@@ -236,7 +237,7 @@ def validate_uscc(value: str, field: str = "uscc") -> str:
             )
     expected = check_uscc_char(text[:-1])
     if text[-1] != expected:
-        raise InvalidIdentifierError(field, f"{field} check character should be {expected}")
+        raise InvalidIdentifierError(field, f"{field} {CHECK_MISMATCH}")
     return text
 
 

@@ -170,8 +170,15 @@ class Ledger(Application[UUID]):
             raise
         return receipt
 
-    def _update(self, cls: type[A], ident: UUID | str, kind: str, ctx: Context,
-                change: Callable[[A, datetime], None], render: Callable[[A], Receipt]) -> Receipt:
+    def _update(
+        self,
+        cls: type[A],
+        ident: UUID | str,
+        kind: str,
+        ctx: Context,
+        change: Callable[[A, datetime], None],
+        render: Callable[[A], Receipt],
+    ) -> Receipt:
         """Load, check the expected version, change, and commit one aggregate."""
         earlier = self.replayed(ctx)
         if earlier is not None:
@@ -191,8 +198,12 @@ class Ledger(Application[UUID]):
             ) from None
 
     def _allocate_and_save(
-        self, ctx: Context, prefix: str, received_at: datetime,
-        make: Callable[[str], WorkItem], render: Callable[[WorkItem], Receipt],
+        self,
+        ctx: Context,
+        prefix: str,
+        received_at: datetime,
+        make: Callable[[str], WorkItem],
+        render: Callable[[WorkItem], Receipt],
     ) -> Receipt:
         """Number a new item from the day's sequence; retry when another writer took it."""
         day = self.services.calendar.local_date(received_at)
@@ -217,8 +228,14 @@ class Ledger(Application[UUID]):
 
     # -- subjects -------------------------------------------------------------------------
     def register_subject(
-        self, *, kind: str, name: object, id_number: object = None, mobile: object = None,
-        uscc: object = None, ctx: Context,
+        self,
+        *,
+        kind: str,
+        name: object,
+        id_number: object = None,
+        mobile: object = None,
+        uscc: object = None,
+        ctx: Context,
     ) -> Receipt:
         """Validate and seal a subject's personal fields; nothing is stored if any is bad."""
         earlier = self.replayed(ctx)
@@ -233,8 +250,13 @@ class Ledger(Application[UUID]):
         subject_id = Subject.create_id()
         sealed = self.services.sealer.seal(subject_id, fields)
         subject = Subject._create(
-            Subject.Registered, id=subject_id, kind=kind, sealed=sealed,
-            masked=masks_for(kind, dict(fields)), at=at, by=by,
+            Subject.Registered,
+            id=subject_id,
+            kind=kind,
+            sealed=sealed,
+            masked=masks_for(kind, dict(fields)),
+            at=at,
+            by=by,
         )
         return subject
 
@@ -243,8 +265,13 @@ class Ledger(Application[UUID]):
 
     # -- tickets ----------------------------------------------------------------------------
     def open_ticket(
-        self, *, channel: str, requester_id: str, description: str,
-        received_at: datetime | None = None, ctx: Context,
+        self,
+        *,
+        channel: str,
+        requester_id: str,
+        description: str,
+        received_at: datetime | None = None,
+        ctx: Context,
     ) -> Receipt:
         """Register a ticket for an existing requester; the clock starts at ``received_at``."""
         earlier = self.replayed(ctx)
@@ -256,8 +283,12 @@ class Ledger(Application[UUID]):
 
         def make(number: str) -> Ticket:
             return Ticket.register(
-                number=number, channel=channel, requester_id=str(requester.id),
-                description=description, received_at=received, by=ctx.actor,
+                number=number,
+                channel=channel,
+                requester_id=str(requester.id),
+                description=description,
+                received_at=received,
+                by=ctx.actor,
             )
 
         return self._allocate_and_save(ctx, TICKET_PREFIX, received, make, self.item_receipt)
@@ -281,8 +312,13 @@ class Ledger(Application[UUID]):
 
     # -- service cases ----------------------------------------------------------------------
     def open_case(
-        self, *, service_type: str, subject_id: str, materials: list[str],
-        received_at: datetime | None = None, ctx: Context,
+        self,
+        *,
+        service_type: str,
+        subject_id: str,
+        materials: list[str],
+        received_at: datetime | None = None,
+        ctx: Context,
     ) -> Receipt:
         """Open a service case for an existing subject; the clock starts at ``received_at``."""
         earlier = self.replayed(ctx)
@@ -294,8 +330,12 @@ class Ledger(Application[UUID]):
 
         def make(number: str) -> ServiceCase:
             return ServiceCase.open(
-                number=number, service_type=service_type, subject_id=str(subject.id),
-                materials=materials, received_at=received, by=ctx.actor,
+                number=number,
+                service_type=service_type,
+                subject_id=str(subject.id),
+                materials=materials,
+                received_at=received,
+                by=ctx.actor,
             )
 
         return self._allocate_and_save(ctx, CASE_PREFIX, received, make, self.item_receipt)

@@ -96,7 +96,9 @@ class ServiceCase(WorkItem):
                 f"only a received case can be accepted (this one is {self.status})",
             )
         if not isinstance(materials_complete, bool):
-            raise InvalidInputError("materials_complete", "materials_complete must be true or false")
+            raise InvalidInputError(
+                "materials_complete", "materials_complete must be true or false"
+            )
         self.check_in_order(at)
         if materials_complete:
             self._accepted(at=at, by=by)

@@ -93,16 +93,24 @@ class SlaClock:
         day = self.calendar.working_day_length()
         found = [
             self._evaluate(
-                "resolution", ticket, ticket.received_at, day * self.policy.ticket_days,
-                ticket.resolved_at, now,
+                "resolution",
+                ticket,
+                ticket.received_at,
+                day * self.policy.ticket_days,
+                ticket.resolved_at,
+                now,
             )
         ]
         if ticket.urgency == Urgency.URGENT.value:
             limit = timedelta(hours=self.policy.urgent_first_response_hours)
             found.append(
                 self._evaluate(
-                    "first_response", ticket, ticket.received_at, limit,
-                    ticket.first_response_at, now,
+                    "first_response",
+                    ticket,
+                    ticket.received_at,
+                    limit,
+                    ticket.first_response_at,
+                    now,
                 )
             )
         return found
@@ -111,20 +119,39 @@ class SlaClock:
         day = self.calendar.working_day_length()
         p = self.policy
         found = [
-            self._evaluate("case", case, case.received_at, day * p.case_total_days,
-                           case.closed_at, now),
-            self._evaluate("acceptance", case, case.received_at, day * p.case_acceptance_days,
-                           case.accepted_at, now),
+            self._evaluate(
+                "case", case, case.received_at, day * p.case_total_days, case.closed_at, now
+            ),
+            self._evaluate(
+                "acceptance",
+                case,
+                case.received_at,
+                day * p.case_acceptance_days,
+                case.accepted_at,
+                now,
+            ),
         ]
         if case.accepted_at is not None:
             found.append(
-                self._evaluate("approval", case, case.accepted_at, day * p.case_approval_days,
-                               case.decided_at, now)
+                self._evaluate(
+                    "approval",
+                    case,
+                    case.accepted_at,
+                    day * p.case_approval_days,
+                    case.decided_at,
+                    now,
+                )
             )
         if case.decided_at is not None:
             found.append(
-                self._evaluate("feedback", case, case.decided_at, day * p.case_feedback_days,
-                               case.closed_at, now)
+                self._evaluate(
+                    "feedback",
+                    case,
+                    case.decided_at,
+                    day * p.case_feedback_days,
+                    case.closed_at,
+                    now,
+                )
             )
         return found
 

@@ -206,7 +206,9 @@ class Ticket(WorkItem):
 
     @event("Released")
     def _released(self, reason: str, at: datetime, by: str) -> None:
-        self.assignments.append({"assignee": None, "team": [], "reason": reason, "at": at, "by": by})
+        self.assignments.append(
+            {"assignee": None, "team": [], "reason": reason, "at": at, "by": by}
+        )
         self.assignee = None
         self.team = []
         self.status = TicketStatus.CLASSIFIED.value
@@ -243,7 +245,8 @@ class Ticket(WorkItem):
             raise RuleViolationError("ticket.resolve.already_resolved", "the ticket is resolved")
         if self.classification is None:
             raise RuleViolationError(
-                "ticket.resolve.requires_classification", "an unclassified ticket cannot be resolved"
+                "ticket.resolve.requires_classification",
+                "an unclassified ticket cannot be resolved",
             )
         if self.assignee is None:
             raise RuleViolationError(

@@ -31,8 +31,19 @@ from projections.runtime import Recorded
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 COLUMNS = (
-    "item_id", "kind", "number", "status", "assignee", "received_us", "due_us",
-    "watch_due_us", "watch_risk_us", "fixed_state", "done_us", "version", "position",
+    "item_id",
+    "kind",
+    "number",
+    "status",
+    "assignee",
+    "received_us",
+    "due_us",
+    "watch_due_us",
+    "watch_risk_us",
+    "fixed_state",
+    "done_us",
+    "version",
+    "position",
 )
 CACHE_SIZE = 50_000
 
@@ -109,11 +120,19 @@ class ItemCatalog:
         seen = watch(sla, item)
         done_at = getattr(item, "resolved_at", None) or getattr(item, "closed_at", None)
         return (
-            str(item.id), item.kind, item.number, item.status,  # type: ignore[attr-defined]
+            str(item.id),
+            item.kind,
+            item.number,
+            item.status,  # type: ignore[attr-defined]
             item.assignee,  # type: ignore[attr-defined]
-            to_us(item.received_at), to_us(sla.due_at(item, item.last_event_at)),
-            to_us(seen.due_at), to_us(seen.at_risk_from),
-            seen.fixed.value if seen.fixed else None, to_us(done_at), item.version, position,
+            to_us(item.received_at),
+            to_us(sla.due_at(item, item.last_event_at)),
+            to_us(seen.due_at),
+            to_us(seen.at_risk_from),
+            seen.fixed.value if seen.fixed else None,
+            to_us(done_at),
+            item.version,
+            position,
         )
 
     @staticmethod
@@ -211,3 +230,11 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
     except (ValueError, TypeError, orjson.JSONDecodeError):
         raise InvalidInputError("cursor", "cursor is not one this service returned") from None
 
+
+def open_catalog(ledger: Ledger) -> ItemCatalog:
+    """The catalog view in the ledger's database, with its follower attached."""
+    from projections.runtime import Follower
+
+    view = ItemCatalog(ledger)
+    view.follower = Follower(ledger, view)
+    return view

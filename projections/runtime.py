@@ -10,6 +10,7 @@ several followers on one database never double-count.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from typing import Any, Protocol
 
 from domain.ledger import Ledger
 from projections.database import ViewCursor, ViewDatabase
+
+logger = logging.getLogger(__name__)
 
 TRACKING_DDL = (
     "CREATE TABLE IF NOT EXISTS {schema}view_tracking ("
@@ -44,7 +47,7 @@ class View(Protocol):
     def apply(self, cur: ViewCursor, page: Sequence[Recorded]) -> None: ...
 
 
-class _LostRace(Exception):
+class LostRaceError(Exception):
     """Another follower applied this page first."""
 
 
@@ -92,7 +95,7 @@ class Follower:
                     return applied
                 try:
                     self._apply_page(start, page)
-                except _LostRace:
+                except LostRaceError:
                     continue
                 applied += len(page)
 
@@ -112,9 +115,9 @@ class Follower:
                     (page[-1].position, self.view.name, start),
                 )
                 if cur.rowcount != 1:
-                    raise _LostRace
+                    raise LostRaceError
                 self.view.apply(cur, page)
-        except _LostRace:
+        except LostRaceError:
             raise
         except Exception:
             self.view_failed()
@@ -138,8 +141,34 @@ class Follower:
         self.view_failed()
         return self.catch_up()
 
-    def run(self, stop: threading.Event, interval: float = 0.5) -> None:
-        """Follow the log until ``stop`` is set (the serve command's background thread)."""
-        while not stop.is_set():
-            self.catch_up()
-            stop.wait(interval)
+
+class BackgroundFollowers:
+    """Followers running in daemon threads until :meth:`stop` (inside ``taizhang serve``)."""
+
+    def __init__(self, followers: Sequence[Follower], interval: float = 0.5) -> None:
+        self.followers = list(followers)
+        self.interval = interval
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for follower in self.followers:
+            thread = threading.Thread(
+                target=self._run, args=(follower,), name=f"follow-{follower.view.name}",
+                daemon=True,
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def _run(self, follower: Follower) -> None:
+        while not self._stop.is_set():
+            try:
+                follower.catch_up()
+            except Exception:  # keep following; the next query or poll retries the page
+                logger.exception("view %s failed to apply a page", follower.view.name)
+            self._stop.wait(self.interval)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=5)

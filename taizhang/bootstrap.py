@@ -15,7 +15,7 @@ import orjson
 
 from crypto.keyfile import create_key_file, load_store_keyring
 from crypto.keyring import Keyring
-from crypto.store_cipher import KEYRING_SETTING, DecryptionError
+from crypto.store_cipher import KEYRING_SETTING
 from domain.calendar import WorkingCalendar, YearSchedule
 from domain.errors import ConfigurationError, InvalidInputError
 from domain.ledger import Context, Ledger, LedgerServices
@@ -37,11 +37,13 @@ def storage_env(settings: Settings) -> dict[str, str]:
     env = {
         "TRANSCODER_TOPIC": "taizhang.transcoder:OrjsonTranscoder",
         "CIPHER_TOPIC": "crypto.store_cipher:KeyringCipher",
+        "MAPPER_TOPIC": "crypto.row_mapper:RowBoundMapper",
         "CREATE_TABLE": "true",
     }
     if settings.database_url:
         env.update(postgres_parts(settings.database_url))
         env["PERSISTENCE_MODULE"] = "eventsourcing.postgres"
+        env["APPLICATION_RECORDER_TOPIC"] = "taizhang.pg_recorder:AppendOnlyPostgresRecorder"
         env.setdefault("POSTGRES_POOL_SIZE", "5")
         env.setdefault("POSTGRES_CONNECT_TIMEOUT", "5")
     else:
@@ -105,10 +107,9 @@ def check_keys_read_log(ledger: Ledger) -> None:
         try:
             ledger.mapper.to_domain_event(found[0])
         except Exception as exc:
-            cause = exc.__cause__ if isinstance(exc.__cause__, DecryptionError) else exc
             ledger.close()
             raise ConfigurationError(
-                f"the store keys cannot read event #{found[0].id} of the log: {cause}."
+                f"the store keys cannot read event #{found[0].id} of the log: {exc}."
                 " Is this the key file that belongs to this database?"
             ) from None
 

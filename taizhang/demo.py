@@ -70,7 +70,11 @@ class Workload:
     """Generates one day's items at a time; nothing here touches storage."""
 
     def __init__(
-        self, ledger: Ledger, rng: random.Random, scale: float, now: datetime,
+        self,
+        ledger: Ledger,
+        rng: random.Random,
+        scale: float,
+        now: datetime,
         staff_since: datetime | None = None,
     ) -> None:
         self.ledger = ledger
@@ -156,12 +160,18 @@ class Workload:
     def ticket(self, number: str, received: datetime, fresh: list[Subject]) -> Ticket:
         rng = self.rng
         night = received.time() < time(9) or received.time() >= time(17)
-        channel = rng.choice((Channel.ONLINE, Channel.EMAIL)) if night else rng.choices(
-            list(Channel), weights=(45, 10, 25, 20))[0]
+        channel = (
+            rng.choice((Channel.ONLINE, Channel.EMAIL))
+            if night
+            else rng.choices(list(Channel), weights=(45, 10, 25, 20))[0]
+        )
         requester = self.requester(received, fresh)
         ticket = Ticket.register(
-            number=number, channel=channel.value, requester_id=str(requester.id),
-            description=rng.choice(synthetic.TICKET_TOPICS), received_at=received,
+            number=number,
+            channel=channel.value,
+            requester_id=str(requester.id),
+            description=rng.choice(synthetic.TICKET_TOPICS),
+            received_at=received,
             by=str(rng.choice(self.staff.handlers).id),
         )
         at = self._later(received, rng.randint(5, 60) * MINUTE)
@@ -173,7 +183,9 @@ class Workload:
             nature=rng.choices(list(Nature), weights=(70, 15, 15))[0].value,
             urgency=urgency.value,
             business_type=rng.choice(list(BusinessType)).value,
-            complexity=complexity.value, at=at, by=ticket.registered_by,
+            complexity=complexity.value,
+            at=at,
+            by=ticket.registered_by,
         )
         handlers = rng.sample(self.staff.handlers, 3)
         at = self._later(at, rng.randint(5, 30) * MINUTE)
@@ -185,8 +197,12 @@ class Workload:
             at = self._later(at, rng.randint(10, 60) * MINUTE)
             if not self._happened(at):
                 return ticket
-            ticket.assign(assignee=str(handlers[1].id), reason="原承办人请假，转派", at=at,
-                          by=str(self.staff.lead.id))
+            ticket.assign(
+                assignee=str(handlers[1].id),
+                reason="原承办人请假，转派",
+                at=at,
+                by=str(self.staff.lead.id),
+            )
         late = rng.random() < 0.08
         budget = (rng.uniform(1.1, 3.0) if late else rng.uniform(0.2, 0.9)) * 8 * HOUR
         if urgency is Urgency.URGENT and not late:
@@ -218,8 +234,11 @@ class Workload:
         subject = self.requester(received, fresh)
         materials = rng.sample(synthetic.MATERIALS, rng.randint(2, 4))
         case = ServiceCase.open(
-            number=number, service_type=rng.choice(list(ServiceType)).value,
-            subject_id=str(subject.id), materials=materials, received_at=received,
+            number=number,
+            service_type=rng.choice(list(ServiceType)).value,
+            subject_id=str(subject.id),
+            materials=materials,
+            received_at=received,
             by=str(specialist.id),
         )
         late = rng.random() < 0.06
@@ -253,16 +272,27 @@ class Workload:
         if rng.random() < 0.8 and self._happened(at):
             score = rng.choices((1, 2, 3, 4, 5), weights=weights)[0]
             problems = "对办理时长不满意" if score <= 2 else None
-            item.record_callback(kind="phone", satisfaction=score, problems=problems, at=at,
-                                 by=str(rng.choice(self.staff.specialists).id))
+            item.record_callback(
+                kind="phone",
+                satisfaction=score,
+                problems=problems,
+                at=at,
+                by=str(rng.choice(self.staff.specialists).id),
+            )
             at = self._later(at, rng.uniform(4, 16) * HOUR)
             if rng.random() < 0.4 and self._happened(at):
-                item.record_callback(kind="sms", satisfaction=max(1, score - rng.randint(0, 1)),
-                                     problems=None, at=at, by="sms-gateway")
+                item.record_callback(
+                    kind="sms",
+                    satisfaction=max(1, score - rng.randint(0, 1)),
+                    problems=None,
+                    at=at,
+                    by="sms-gateway",
+                )
         at = self._later(at, rng.uniform(1, 24) * HOUR)
         if rng.random() < 0.3 and self._happened(at):
-            item.review(passed=rng.random() < 0.95, notes=None, at=at,
-                        by=str(self.staff.supervisor.id))
+            item.review(
+                passed=rng.random() < 0.95, notes=None, at=at, by=str(self.staff.supervisor.id)
+            )
 
 
 def _poisson(rng: random.Random, mean: float) -> int:
@@ -279,7 +309,9 @@ def _poisson(rng: random.Random, mean: float) -> int:
         k += 1
 
 
-def demo_days(calendar: WorkingCalendar, start: date | None, days: int, now: datetime) -> list[date]:
+def demo_days(
+    calendar: WorkingCalendar, start: date | None, days: int, now: datetime
+) -> list[date]:
     """``days`` consecutive calendar days ending yesterday (or from ``start``), all known."""
     if start is None:
         last = calendar.local_date(now) - timedelta(days=1)
@@ -297,8 +329,14 @@ def demo_days(calendar: WorkingCalendar, start: date | None, days: int, now: dat
 
 
 def run_demo(
-    ledger: Ledger, *, days: int, seed: int, scale: float, start: date | None = None,
-    batch_size: int = 500, ticker: object = None,
+    ledger: Ledger,
+    *,
+    days: int,
+    seed: int,
+    scale: float,
+    start: date | None = None,
+    batch_size: int = 500,
+    ticker: object = None,
 ) -> DemoStats:
     """Generate and save the workload, ``batch_size`` aggregates per transaction."""
     rng = random.Random(seed)

@@ -66,10 +66,11 @@ class Settings:
         if not self.database_url:
             return str(self.sqlite_path)
         parts = postgres_parts(self.database_url)
-        return f"postgresql://{parts['POSTGRES_USER']}@{parts['POSTGRES_HOST']}:" \
-            f"{parts['POSTGRES_PORT']}/{parts['POSTGRES_DBNAME']}" + (
-                f"?schema={parts['POSTGRES_SCHEMA']}" if parts.get("POSTGRES_SCHEMA") else ""
-            )
+        return (
+            f"postgresql://{parts['POSTGRES_USER']}@{parts['POSTGRES_HOST']}:"
+            f"{parts['POSTGRES_PORT']}/{parts['POSTGRES_DBNAME']}"
+            + (f"?schema={parts['POSTGRES_SCHEMA']}" if parts.get("POSTGRES_SCHEMA") else "")
+        )
 
 
 def _int(value: str | None, default: int, name: str) -> int:

@@ -38,8 +38,11 @@ def create_case(
 ) -> dict[str, Any]:
     """Open a service case for a registered subject; its clock starts at received_at."""
     receipt = ledger.open_case(
-        service_type=body.service_type, subject_id=body.subject_id, materials=body.materials,
-        received_at=body.received_at, ctx=ctx,
+        service_type=body.service_type,
+        subject_id=body.subject_id,
+        materials=body.materials,
+        received_at=body.received_at,
+        ctx=ctx,
     )
     return command_answer(response, receipt)
 
@@ -50,9 +53,12 @@ def accept_case(
 ) -> dict[str, Any]:
     """Check the materials: complete accepts the case, incomplete pauses it until /resume."""
     receipt = ledger.change_case(
-        case_id, ctx,
+        case_id,
+        ctx,
         lambda c, at: c.accept(
-            materials_complete=body.materials_complete, missing=body.missing, at=at,
+            materials_complete=body.materials_complete,
+            missing=body.missing,
+            at=at,
             by=ctx.actor,
         ),
     )
@@ -61,7 +67,10 @@ def accept_case(
 
 @router.post("/{case_id}/resume", **COMMAND)
 def resume_case(
-    case_id: str, ledger: LedgerDep, ctx: CommandContext, response: Response,
+    case_id: str,
+    ledger: LedgerDep,
+    ctx: CommandContext,
+    response: Response,
     body: Empty | None = None,
 ) -> dict[str, Any]:
     """Restart the clock (after a materials request: the materials arrived)."""
@@ -75,7 +84,8 @@ def approve_case(
 ) -> dict[str, Any]:
     """Record the approval decision (approved or rejected) of an accepted case."""
     receipt = ledger.change_case(
-        case_id, ctx,
+        case_id,
+        ctx,
         lambda c, at: c.decide(approved=body.approved, notes=body.notes, at=at, by=ctx.actor),
     )
     return command_answer(response, receipt)
@@ -83,7 +93,10 @@ def approve_case(
 
 @router.post("/{case_id}/feedback", **COMMAND)
 def give_case_feedback(
-    case_id: str, body: CaseFeedback, ledger: LedgerDep, ctx: CommandContext,
+    case_id: str,
+    body: CaseFeedback,
+    ledger: LedgerDep,
+    ctx: CommandContext,
     response: Response,
 ) -> dict[str, Any]:
     """Notify the applicant of the result and provide the service; closes the case."""
@@ -99,7 +112,8 @@ def assign_case(
 ) -> dict[str, Any]:
     """Hand the case to another specialist, with a reason."""
     receipt = ledger.change_case(
-        case_id, ctx,
+        case_id,
+        ctx,
         lambda c, at: c.assign(assignee=body.assignee, reason=body.reason, at=at, by=ctx.actor),
     )
     return command_answer(response, receipt)
@@ -107,12 +121,16 @@ def assign_case(
 
 @router.post("/{case_id}/callbacks", **COMMAND)
 def record_case_callback(
-    case_id: str, body: CallbackCreate, ledger: LedgerDep, ctx: CommandContext,
+    case_id: str,
+    body: CallbackCreate,
+    ledger: LedgerDep,
+    ctx: CommandContext,
     response: Response,
 ) -> dict[str, Any]:
     """Record a follow-up callback (phone, SMS or survey) with a satisfaction score."""
     receipt = ledger.change_case(
-        case_id, ctx,
+        case_id,
+        ctx,
         lambda c, at: c.record_callback(
             body.kind, body.satisfaction, body.problems, at=at, by=ctx.actor
         ),
@@ -150,7 +168,11 @@ def list_cases(
 ) -> dict[str, Any]:
     """Service cases, filtered by status, assignee and SLA state, a page at a time."""
     items, next_cursor = catalog.query(
-        "case", status=status, assignee=assignee, sla_state=sla_state, limit=limit,
+        "case",
+        status=status,
+        assignee=assignee,
+        sla_state=sla_state,
+        limit=limit,
         cursor=cursor,
     )
     return {"items": items, "next_cursor": next_cursor}

@@ -19,14 +19,20 @@ router = APIRouter(
 
 
 @router.post(
-    "", status_code=201, response_model=SubjectReceipt,
+    "",
+    status_code=201,
+    response_model=SubjectReceipt,
     responses=error_responses(400, 409, 422),
 )
 def create_subject(body: SubjectCreate, ledger: LedgerDep, ctx: CommandContext) -> dict[str, Any]:
     """Register a person or enterprise; the answer shows only masks."""
     return ledger.register_subject(
-        kind=body.kind, name=body.name, id_number=body.id_number, mobile=body.mobile,
-        uscc=body.uscc, ctx=ctx,
+        kind=body.kind,
+        name=body.name,
+        id_number=body.id_number,
+        mobile=body.mobile,
+        uscc=body.uscc,
+        ctx=ctx,
     )
 
 

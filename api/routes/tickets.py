@@ -39,20 +39,27 @@ def create_ticket(
 ) -> dict[str, Any]:
     """Register a ticket for a registered requester; its clock starts at received_at."""
     receipt = ledger.open_ticket(
-        channel=body.channel, requester_id=body.requester_id, description=body.description,
-        received_at=body.received_at, ctx=ctx,
+        channel=body.channel,
+        requester_id=body.requester_id,
+        description=body.description,
+        received_at=body.received_at,
+        ctx=ctx,
     )
     return command_answer(response, receipt)
 
 
 @router.post("/{ticket_id}/review-entry", **COMMAND)
 def review_ticket_entry(
-    ticket_id: str, body: ReviewCreate, ledger: LedgerDep, ctx: CommandContext,
+    ticket_id: str,
+    body: ReviewCreate,
+    ledger: LedgerDep,
+    ctx: CommandContext,
     response: Response,
 ) -> dict[str, Any]:
     """Review the registered entry (登记审核) before or after classification."""
     receipt = ledger.change_ticket(
-        ticket_id, ctx,
+        ticket_id,
+        ctx,
         lambda t, at: t.review_entry(body.passed, body.notes, at=at, by=ctx.actor),
     )
     return command_answer(response, receipt)
@@ -60,15 +67,24 @@ def review_ticket_entry(
 
 @router.post("/{ticket_id}/classify", **COMMAND)
 def classify_ticket(
-    ticket_id: str, body: TicketClassify, ledger: LedgerDep, ctx: CommandContext,
+    ticket_id: str,
+    body: TicketClassify,
+    ledger: LedgerDep,
+    ctx: CommandContext,
     response: Response,
 ) -> dict[str, Any]:
     """Classify on the four axes: nature, urgency, business type, complexity."""
     receipt = ledger.change_ticket(
-        ticket_id, ctx,
+        ticket_id,
+        ctx,
         lambda t, at: t.classify(
-            nature=body.nature, urgency=body.urgency, business_type=body.business_type,
-            complexity=body.complexity, sub_type=body.sub_type, at=at, by=ctx.actor,
+            nature=body.nature,
+            urgency=body.urgency,
+            business_type=body.business_type,
+            complexity=body.complexity,
+            sub_type=body.sub_type,
+            at=at,
+            by=ctx.actor,
         ),
     )
     return command_answer(response, receipt)
@@ -76,12 +92,16 @@ def classify_ticket(
 
 @router.post("/{ticket_id}/assign", **COMMAND)
 def assign_ticket(
-    ticket_id: str, body: TicketAssign, ledger: LedgerDep, ctx: CommandContext,
+    ticket_id: str,
+    body: TicketAssign,
+    ledger: LedgerDep,
+    ctx: CommandContext,
     response: Response,
 ) -> dict[str, Any]:
     """Assign to a handler (a complex ticket also to a team); reassigning needs a reason."""
     receipt = ledger.change_ticket(
-        ticket_id, ctx,
+        ticket_id,
+        ctx,
         lambda t, at: t.assign(
             assignee=body.assignee, reason=body.reason, team=body.team, at=at, by=ctx.actor
         ),
@@ -91,12 +111,16 @@ def assign_ticket(
 
 @router.post("/{ticket_id}/steps", **COMMAND)
 def record_ticket_step(
-    ticket_id: str, body: TicketStep, ledger: LedgerDep, ctx: CommandContext,
+    ticket_id: str,
+    body: TicketStep,
+    ledger: LedgerDep,
+    ctx: CommandContext,
     response: Response,
 ) -> dict[str, Any]:
     """Record one processing step: the measure taken and its result."""
     receipt = ledger.change_ticket(
-        ticket_id, ctx,
+        ticket_id,
+        ctx,
         lambda t, at: t.record_step(measure=body.measure, result=body.result, at=at, by=ctx.actor),
     )
     return command_answer(response, receipt)
@@ -104,7 +128,10 @@ def record_ticket_step(
 
 @router.post("/{ticket_id}/pause", **COMMAND)
 def pause_ticket(
-    ticket_id: str, body: TicketPause, ledger: LedgerDep, ctx: CommandContext,
+    ticket_id: str,
+    body: TicketPause,
+    ledger: LedgerDep,
+    ctx: CommandContext,
     response: Response,
 ) -> dict[str, Any]:
     """Stop the clock while waiting for the requester."""
@@ -116,7 +143,10 @@ def pause_ticket(
 
 @router.post("/{ticket_id}/resume", **COMMAND)
 def resume_ticket(
-    ticket_id: str, ledger: LedgerDep, ctx: CommandContext, response: Response,
+    ticket_id: str,
+    ledger: LedgerDep,
+    ctx: CommandContext,
+    response: Response,
     body: Empty | None = None,
 ) -> dict[str, Any]:
     """Restart the clock; the paused time does not count against the limit."""
@@ -126,7 +156,10 @@ def resume_ticket(
 
 @router.post("/{ticket_id}/resolve", **COMMAND)
 def resolve_ticket(
-    ticket_id: str, body: TicketResolve, ledger: LedgerDep, ctx: CommandContext,
+    ticket_id: str,
+    body: TicketResolve,
+    ledger: LedgerDep,
+    ctx: CommandContext,
     response: Response,
 ) -> dict[str, Any]:
     """Feed the result back to the requester: the ticket is handled."""
@@ -138,12 +171,16 @@ def resolve_ticket(
 
 @router.post("/{ticket_id}/callbacks", **COMMAND)
 def record_ticket_callback(
-    ticket_id: str, body: CallbackCreate, ledger: LedgerDep, ctx: CommandContext,
+    ticket_id: str,
+    body: CallbackCreate,
+    ledger: LedgerDep,
+    ctx: CommandContext,
     response: Response,
 ) -> dict[str, Any]:
     """Record a follow-up callback (phone, SMS or survey) with a satisfaction score."""
     receipt = ledger.change_ticket(
-        ticket_id, ctx,
+        ticket_id,
+        ctx,
         lambda t, at: t.record_callback(
             body.kind, body.satisfaction, body.problems, at=at, by=ctx.actor
         ),
@@ -153,7 +190,10 @@ def record_ticket_callback(
 
 @router.post("/{ticket_id}/review", **COMMAND)
 def review_ticket(
-    ticket_id: str, body: ReviewCreate, ledger: LedgerDep, ctx: CommandContext,
+    ticket_id: str,
+    body: ReviewCreate,
+    ledger: LedgerDep,
+    ctx: CommandContext,
     response: Response,
 ) -> dict[str, Any]:
     """Record a quality review of the handled ticket (feeds the accuracy rate)."""
@@ -182,7 +222,11 @@ def list_tickets(
 ) -> dict[str, Any]:
     """Tickets, filtered by status, assignee and SLA state, a page at a time."""
     items, next_cursor = catalog.query(
-        "ticket", status=status, assignee=assignee, sla_state=sla_state, limit=limit,
+        "ticket",
+        status=status,
+        assignee=assignee,
+        sla_state=sla_state,
+        limit=limit,
         cursor=cursor,
     )
     return {"items": items, "next_cursor": next_cursor}

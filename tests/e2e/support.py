@@ -57,8 +57,9 @@ def open_ticket(client: TestClient, requester_id: str, **fields: Any) -> dict[st
     return answer.json()
 
 
-def command(client: TestClient, path: str, body: dict[str, Any] | None = None,
-            **kwargs: Any) -> dict[str, Any]:
+def command(
+    client: TestClient, path: str, body: dict[str, Any] | None = None, **kwargs: Any
+) -> dict[str, Any]:
     """POST a command that must succeed; return its receipt."""
     answer = client.post(path, json=body if body is not None else {}, **kwargs)
     assert answer.status_code == 200, answer.text

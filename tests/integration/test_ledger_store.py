@@ -41,7 +41,10 @@ def make_subject(ledger: Ledger, at: datetime = T0) -> str:
 
 def make_ticket(ledger: Ledger, subject_id: str, at: datetime = T0) -> str:
     return ledger.open_ticket(
-        channel="phone", requester_id=subject_id, description=DESCRIPTION, received_at=at,
+        channel="phone",
+        requester_id=subject_id,
+        description=DESCRIPTION,
+        received_at=at,
         ctx=ctx(at),
     )["id"]
 
@@ -56,9 +59,15 @@ def run_every_command(ledger: Ledger) -> None:
     t = T0
     steps = [
         lambda tk, at: tk.review_entry(passed=True, notes="登记无误", at=at, by="lead"),
-        lambda tk, at: tk.classify(nature="complaint", urgency="urgent",
-                                   business_type="employment", complexity="complex",
-                                   sub_type="工资拖欠", at=at, by="h1"),
+        lambda tk, at: tk.classify(
+            nature="complaint",
+            urgency="urgent",
+            business_type="employment",
+            complexity="complex",
+            sub_type="工资拖欠",
+            at=at,
+            by="h1",
+        ),
         lambda tk, at: tk.assign(assignee="h1", team=["h2"], at=at, by="lead"),
         lambda tk, at: tk.release(reason="承办人离职", at=at, by="lead"),
         lambda tk, at: tk.assign(assignee="h2", team=["h3"], at=at, by="lead"),
@@ -66,15 +75,21 @@ def run_every_command(ledger: Ledger) -> None:
         lambda tk, at: tk.pause(reason="等待材料", at=at, by="h2"),
         lambda tk, at: tk.resume(at=at, by="h2"),
         lambda tk, at: tk.resolve(result="已协调解决", at=at, by="h2"),
-        lambda tk, at: tk.record_callback(kind="phone", satisfaction=4, problems=None, at=at,
-                                          by="s1"),
+        lambda tk, at: tk.record_callback(
+            kind="phone", satisfaction=4, problems=None, at=at, by="s1"
+        ),
         lambda tk, at: tk.review(passed=True, notes=None, at=at, by="qs"),
     ]
     for step in steps:
         t += timedelta(minutes=10)
         ledger.change_ticket(ticket_id, ctx(t), step)
-    case_id = ledger.open_case(service_type="funding_support", subject_id=enterprise,
-                               materials=["申请表"], received_at=T0, ctx=ctx(T0))["id"]
+    case_id = ledger.open_case(
+        service_type="funding_support",
+        subject_id=enterprise,
+        materials=["申请表"],
+        received_at=T0,
+        ctx=ctx(T0),
+    )["id"]
     case_steps = [
         lambda c, at: c.accept(materials_complete=False, missing=["营业执照副本"], at=at, by="s1"),
         lambda c, at: c.supply_materials(["营业执照副本"], at=at, by="s1"),
@@ -82,8 +97,7 @@ def run_every_command(ledger: Ledger) -> None:
         lambda c, at: c.assign(assignee="s2", reason="转交", at=at, by="lead"),
         lambda c, at: c.decide(approved=True, notes="符合条件", at=at, by="lead"),
         lambda c, at: c.give_feedback(result="已拨付", at=at, by="s2"),
-        lambda c, at: c.record_callback(kind="sms", satisfaction=5, problems=None, at=at,
-                                        by="s1"),
+        lambda c, at: c.record_callback(kind="sms", satisfaction=5, problems=None, at=at, by="s1"),
         lambda c, at: c.review(passed=False, notes="材料登记不全", at=at, by="qs"),
     ]
     t = T0
@@ -100,8 +114,11 @@ def run_every_command(ledger: Ledger) -> None:
     subject = ledger.subject(subject_id)
     subject.record_destruction(request_id="req-1", at=T0 + H, by="lead")
     ledger.save(staff, credential, subject)
-    ledger.register_subject(kind="person", name="重试", ctx=Context(
-        "staff-1", at=T0, idempotency=Idempotency("key-1", "fp-1")))
+    ledger.register_subject(
+        kind="person",
+        name="重试",
+        ctx=Context("staff-1", at=T0, idempotency=Idempotency("key-1", "fp-1")),
+    )
 
 
 def _credentials(ledger: Ledger) -> list[Credential]:
@@ -114,14 +131,33 @@ def _credentials(ledger: Ledger) -> list[Credential]:
 
 
 EVERY_EVENT = {
-    "Ticket.Registered", "Ticket.EntryReviewed", "Ticket.Classified", "Ticket.Assigned",
-    "Ticket.Released", "Ticket.StepRecorded", "Ticket.Resolved",
-    "WorkItem.Paused", "WorkItem.Resumed", "WorkItem.CallbackRecorded", "WorkItem.Reviewed",
-    "ServiceCase.Opened", "ServiceCase.MaterialsRequested", "ServiceCase.MaterialsSupplied",
-    "ServiceCase.Accepted", "ServiceCase.Assigned", "ServiceCase.Decided", "ServiceCase.Closed",
-    "Subject.Registered", "Subject.Destroyed", "User.Registered", "User.Deactivated",
-    "Credential.Issued", "Credential.Revoked", "NumberSequence.Started",
-    "NumberSequence.Allocated", "IdempotencyRecord.Recorded",
+    "Ticket.Registered",
+    "Ticket.EntryReviewed",
+    "Ticket.Classified",
+    "Ticket.Assigned",
+    "Ticket.Released",
+    "Ticket.StepRecorded",
+    "Ticket.Resolved",
+    "WorkItem.Paused",
+    "WorkItem.Resumed",
+    "WorkItem.CallbackRecorded",
+    "WorkItem.Reviewed",
+    "ServiceCase.Opened",
+    "ServiceCase.MaterialsRequested",
+    "ServiceCase.MaterialsSupplied",
+    "ServiceCase.Accepted",
+    "ServiceCase.Assigned",
+    "ServiceCase.Decided",
+    "ServiceCase.Closed",
+    "Subject.Registered",
+    "Subject.Destroyed",
+    "User.Registered",
+    "User.Deactivated",
+    "Credential.Issued",
+    "Credential.Revoked",
+    "NumberSequence.Started",
+    "NumberSequence.Allocated",
+    "IdempotencyRecord.Recorded",
 }
 
 
@@ -189,11 +225,26 @@ def test_a_concurrent_write_to_the_same_ticket_is_a_conflict(store: Store) -> No
     length_before = first.log_length()
 
     def classify_while_another_writer_wins(ticket, at):  # type: ignore[no-untyped-def]
-        second.change_ticket(ticket_id, ctx(at), lambda t, when: t.classify(
-            nature="consultation", urgency="general", business_type="employment",
-            complexity="simple", at=when, by="other"))
-        ticket.classify(nature="complaint", urgency="urgent", business_type="employment",
-                        complexity="simple", at=at, by="me")
+        second.change_ticket(
+            ticket_id,
+            ctx(at),
+            lambda t, when: t.classify(
+                nature="consultation",
+                urgency="general",
+                business_type="employment",
+                complexity="simple",
+                at=when,
+                by="other",
+            ),
+        )
+        ticket.classify(
+            nature="complaint",
+            urgency="urgent",
+            business_type="employment",
+            complexity="simple",
+            at=at,
+            by="me",
+        )
 
     with pytest.raises(ConcurrentWriteError):
         first.change_ticket(ticket_id, ctx(T0 + H), classify_while_another_writer_wins)
@@ -206,9 +257,18 @@ def test_a_concurrent_write_to_the_same_ticket_is_a_conflict(store: Store) -> No
 def test_racing_threads_on_one_ticket_never_lose_an_update(store: Store) -> None:
     ledger = store.open()
     ticket_id = make_ticket(ledger, make_subject(ledger))
-    ledger.change_ticket(ticket_id, ctx(T0), lambda t, at: t.classify(
-        nature="consultation", urgency="general", business_type="employment",
-        complexity="simple", at=at, by="h"))
+    ledger.change_ticket(
+        ticket_id,
+        ctx(T0),
+        lambda t, at: t.classify(
+            nature="consultation",
+            urgency="general",
+            business_type="employment",
+            complexity="simple",
+            at=at,
+            by="h",
+        ),
+    )
     ledger.change_ticket(ticket_id, ctx(T0), lambda t, at: t.assign(assignee="h", at=at, by="l"))
     barrier = threading.Barrier(4)
     outcomes: list[str] = []
@@ -216,8 +276,11 @@ def test_racing_threads_on_one_ticket_never_lose_an_update(store: Store) -> None
     def worker(n: int) -> None:
         barrier.wait()
         try:
-            ledger.change_ticket(ticket_id, ctx(T0 + H), lambda t, at: t.record_step(
-                measure=f"step {n}", result="ok", at=at, by="h"))
+            ledger.change_ticket(
+                ticket_id,
+                ctx(T0 + H),
+                lambda t, at: t.record_step(measure=f"step {n}", result="ok", at=at, by="h"),
+            )
             outcomes.append("ok")
         except ConcurrentWriteError:
             outcomes.append("conflict")
@@ -236,8 +299,9 @@ def test_racing_threads_on_one_ticket_never_lose_an_update(store: Store) -> None
 def test_a_bad_resident_id_is_refused_and_nothing_is_stored(ledger: Ledger) -> None:
     before = ledger.log_length()
     with pytest.raises(InvalidIdentifierError) as excinfo:
-        ledger.register_subject(kind="person", name="张三", id_number="110105194912310021",
-                                ctx=ctx(T0))
+        ledger.register_subject(
+            kind="person", name="张三", id_number="110105194912310021", ctx=ctx(T0)
+        )
     assert excinfo.value.field == "id_number"
     assert ID_NUMBER not in excinfo.value.message
     assert ledger.log_length() == before
@@ -246,25 +310,37 @@ def test_a_bad_resident_id_is_refused_and_nothing_is_stored(ledger: Ledger) -> N
 def test_an_idempotent_retry_returns_the_first_answer_and_records_nothing(ledger: Ledger) -> None:
     subject_id = make_subject(ledger)
     retry = Context("staff-1", at=T0, idempotency=Idempotency("ticket-1", "body-a"))
-    first = ledger.open_ticket(channel="window", requester_id=subject_id, description="x",
-                               received_at=T0, ctx=retry)
+    first = ledger.open_ticket(
+        channel="window", requester_id=subject_id, description="x", received_at=T0, ctx=retry
+    )
     length = ledger.log_length()
-    again = ledger.open_ticket(channel="window", requester_id=subject_id, description="x",
-                               received_at=T0, ctx=retry)
+    again = ledger.open_ticket(
+        channel="window", requester_id=subject_id, description="x", received_at=T0, ctx=retry
+    )
     assert again == first
     assert ledger.log_length() == length
     other_body = Context("staff-1", at=T0, idempotency=Idempotency("ticket-1", "body-b"))
     with pytest.raises(IdempotencyConflictError):
-        ledger.open_ticket(channel="phone", requester_id=subject_id, description="y",
-                           received_at=T0, ctx=other_body)
+        ledger.open_ticket(
+            channel="phone",
+            requester_id=subject_id,
+            description="y",
+            received_at=T0,
+            ctx=other_body,
+        )
     assert ledger.log_length() == length
 
 
 def test_ticket_numbers_count_up_per_day(ledger: Ledger) -> None:
     subject_id = make_subject(ledger)
     numbers = [
-        ledger.open_ticket(channel="email", requester_id=subject_id, description="x",
-                           received_at=T0 + n * timedelta(minutes=1), ctx=ctx(T0))["number"]
+        ledger.open_ticket(
+            channel="email",
+            requester_id=subject_id,
+            description="x",
+            received_at=T0 + n * timedelta(minutes=1),
+            ctx=ctx(T0),
+        )["number"]
         for n in range(3)
     ]
     assert numbers == ["GD20261102-00001", "GD20261102-00002", "GD20261102-00003"]

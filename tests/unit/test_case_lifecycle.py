@@ -17,8 +17,12 @@ H = timedelta(hours=1)
 
 def new_case() -> ServiceCase:
     return ServiceCase.open(
-        number="FW20261102-00001", service_type="funding_support", subject_id="s-1",
-        materials=["申请表"], received_at=MON, by="specialist-1",
+        number="FW20261102-00001",
+        service_type="funding_support",
+        subject_id="s-1",
+        materials=["申请表"],
+        received_at=MON,
+        by="specialist-1",
     )
 
 
@@ -54,8 +58,7 @@ def test_a_case_runs_accept_decide_feedback_and_meets_every_limit() -> None:
 def test_a_late_acceptance_breaches_its_one_day_limit() -> None:
     clock = SlaClock(WorkingCalendar())
     case = new_case()
-    case.accept(materials_complete=True, missing=None, at=MON + timedelta(days=1, hours=1),
-                by="sp")
+    case.accept(materials_complete=True, missing=None, at=MON + timedelta(days=1, hours=1), by="sp")
     acceptance = clock.deadlines(case, MON + timedelta(days=1, hours=2))[1]
     assert acceptance.state is SlaState.BREACHED
 
@@ -78,6 +81,12 @@ def test_an_incomplete_acceptance_must_name_what_is_missing() -> None:
 
 def test_unknown_service_types_name_the_field() -> None:
     with pytest.raises(InvalidInputError) as excinfo:
-        ServiceCase.open(number="n", service_type="haircut", subject_id="s", materials=[],
-                         received_at=MON, by="sp")
+        ServiceCase.open(
+            number="n",
+            service_type="haircut",
+            subject_id="s",
+            materials=[],
+            received_at=MON,
+            by="sp",
+        )
     assert excinfo.value.field == "service_type"

@@ -17,15 +17,25 @@ MIN = timedelta(minutes=1)
 
 def new_ticket(received: datetime = T0) -> Ticket:
     return Ticket.register(
-        number="GD20260930-00001", channel="phone", requester_id="subject-1",
-        description="咨询社保补贴", received_at=received, by="handler-1",
+        number="GD20260930-00001",
+        channel="phone",
+        requester_id="subject-1",
+        description="咨询社保补贴",
+        received_at=received,
+        by="handler-1",
     )
 
 
 def classified(complexity: str = "simple", urgency: str = "general") -> Ticket:
     ticket = new_ticket()
-    ticket.classify(nature="consultation", urgency=urgency, business_type="employment",
-                    complexity=complexity, at=T0 + MIN, by="handler-1")
+    ticket.classify(
+        nature="consultation",
+        urgency=urgency,
+        business_type="employment",
+        complexity=complexity,
+        at=T0 + MIN,
+        by="handler-1",
+    )
     return ticket
 
 
@@ -73,8 +83,7 @@ def test_a_second_resolution_is_refused() -> None:
 def test_a_callback_before_resolution_is_refused() -> None:
     ticket = assigned()
     with pytest.raises(RuleViolationError) as excinfo:
-        ticket.record_callback(kind="phone", satisfaction=4, problems=None, at=T0 + 3 * MIN,
-                               by="s")
+        ticket.record_callback(kind="phone", satisfaction=4, problems=None, at=T0 + 3 * MIN, by="s")
     assert rule_of(excinfo) == "ticket.callback.before_done"
 
 
@@ -104,8 +113,14 @@ def test_a_step_before_assignment_is_refused() -> None:
 def test_classification_values_outside_the_vocabulary_name_the_field() -> None:
     ticket = new_ticket()
     with pytest.raises(InvalidInputError) as excinfo:
-        ticket.classify(nature="rant", urgency="general", business_type="employment",
-                        complexity="simple", at=T0 + MIN, by="h")
+        ticket.classify(
+            nature="rant",
+            urgency="general",
+            business_type="employment",
+            complexity="simple",
+            at=T0 + MIN,
+            by="h",
+        )
     assert excinfo.value.field == "nature"
 
 
@@ -121,8 +136,13 @@ def test_satisfaction_must_be_one_to_five() -> None:
     ticket.resolve(result="ok", at=T0 + 3 * MIN, by="h")
     for bad in (0, 6, 3.5, True):
         with pytest.raises(InvalidInputError) as excinfo:
-            ticket.record_callback(kind="sms", satisfaction=bad, problems=None,  # type: ignore[arg-type]
-                                   at=T0 + 4 * MIN, by="s")
+            ticket.record_callback(
+                kind="sms",
+                satisfaction=bad,
+                problems=None,  # type: ignore[arg-type]
+                at=T0 + 4 * MIN,
+                by="s",
+            )
         assert excinfo.value.field == "satisfaction"
 
 
