@@ -364,12 +364,15 @@ def test_the_service_will_not_open_without_its_key_file(tmp_path: Path) -> None:
         open_ledger(Settings(data_dir=tmp_path))
 
 
-def test_a_key_file_readable_by_others_is_refused(store: Store) -> None:
-    if store.kind != "sqlite":
-        pytest.skip("the key file check is the same for both stores")
-    os.chmod(store.settings.key_file, 0o644)
+def test_a_key_file_readable_by_others_is_refused(tmp_path: Path) -> None:
+    from taizhang.bootstrap import initialise, open_ledger
+    from taizhang.settings import Settings
+
+    settings = Settings(data_dir=tmp_path)
+    initialise(settings)
+    os.chmod(settings.key_file, 0o644)
     with pytest.raises(ConfigurationError, match="readable by other users"):
-        store.open()
+        open_ledger(settings)
 
 
 def test_authentication_finds_the_bootstrap_lead_and_refuses_others(store: Store) -> None:
