@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import tomllib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,11 +13,12 @@ from fastapi import FastAPI
 
 from api.deps import ItemCatalog
 from api.errors import install_error_handlers
-from api.routes import cases, health, subjects, tickets, users
+from api.routes import audit, cases, destruction, health, subjects, tickets, users
 from domain.ledger import Ledger
 from projections.catalog import open_catalog
 from projections.runtime import BackgroundFollowers
 from taizhang.bootstrap import open_ledger
+from taizhang.integrity import open_sealer
 from taizhang.settings import Settings
 
 DESCRIPTION = (
@@ -54,12 +56,19 @@ def create_app(
         opened = ledger if ledger is not None else open_ledger(settings)
         view = catalog if catalog is not None else open_catalog(opened)
         background = BackgroundFollowers([view.follower]) if view.follower else None
-        app.state.ledger, app.state.catalog = opened, view
+        sealer = open_sealer(opened, settings)
+        stop_sealing = threading.Event()
+        sealing = threading.Thread(target=sealer.run, args=(stop_sealing,), name="sealer",
+                                   daemon=True)
+        app.state.ledger, app.state.catalog, app.state.sealer = opened, view, sealer
         if background:
             background.start()
+        sealing.start()
         try:
             yield
         finally:
+            stop_sealing.set()
+            sealing.join(timeout=5)
             if background:
                 background.stop()
             app.state.catalog = catalog
@@ -74,6 +83,6 @@ def create_app(
     app.state.ledger = ledger
     app.state.catalog = catalog
     install_error_handlers(app)
-    for module in (health, subjects, tickets, cases, users):
+    for module in (health, subjects, tickets, cases, users, destruction, audit):
         app.include_router(module.router)
     return app

@@ -15,17 +15,32 @@ from typing import Any
 import orjson
 
 from crypto.keyring import Keyring, new_keyring
+from crypto.master_keys import new_master_keyring, parse_master_keyring
 from domain.errors import ConfigurationError
 
 FORMAT = "taizhang-keys/1"
+STORE_SECTION = "store"
+MASTER_SECTION = "master"  # the master keys that wrap the subjects' data keys
 
 
-def create_key_file(path: Path, algorithm: str | None = None) -> Keyring:
-    """Write a new key file with a fresh store keyring; refuse to overwrite one."""
+def create_key_file(
+    path: Path, algorithm: str | None = None, *, store: bool = True, master: bool = True
+) -> Keyring | None:
+    """Write a new key file with a fresh store keyring and master key; refuse to overwrite one.
+
+    ``store=False`` (the store key comes from the environment) or ``master=False``
+    (the master key does) leaves that section out. Returns the store keyring.
+    """
     if path.exists():
         raise ConfigurationError(f"{path} already exists; refusing to overwrite keys")
-    keyring = new_keyring(algorithm) if algorithm else new_keyring()
-    write_key_file(path, {"format": FORMAT, "store": keyring.to_dict()}, create=True)
+    data: dict[str, Any] = {"format": FORMAT}
+    keyring = None
+    if store:
+        keyring = new_keyring(algorithm) if algorithm else new_keyring()
+        data["store"] = keyring.to_dict()
+    if master:
+        data[MASTER_SECTION] = new_master_keyring().to_dict()
+    write_key_file(path, data, create=True)
     return keyring
 
 
@@ -67,4 +82,16 @@ def read_key_file(path: Path) -> dict[str, Any]:
 
 
 def load_store_keyring(path: Path) -> Keyring:
-    return Keyring.from_dict(read_key_file(path).get("store"), str(path))
+    return Keyring.from_dict(read_key_file(path).get(STORE_SECTION), str(path))
+
+
+def load_master_keyring(path: Path) -> Keyring:
+    """The master keys of the key file; a file without them is refused with a clear message."""
+    return parse_master_keyring(read_key_file(path).get(MASTER_SECTION), str(path))
+
+
+def replace_section(path: Path, section: str, keyring: Keyring) -> None:
+    """Rewrite one section (``store`` or ``master``) of the key file, atomically, mode 0600."""
+    data = read_key_file(path)
+    data[section] = keyring.to_dict()
+    write_key_file(path, data)

@@ -26,6 +26,7 @@ from eventsourcing.utils import Environment
 
 from domain.bookkeeping import IdempotencyRecord, NumberSequence, idempotency_id, sequence_id
 from domain.calendar import WorkingCalendar
+from domain.destruction import DestructionRequest
 from domain.errors import (
     AuthenticationError,
     ConcurrentWriteError,
@@ -79,6 +80,15 @@ class FieldSealer:
 
     def unseal(self, subject_id: UUID, sealed: Mapping[str, str]) -> dict[str, str]:
         return dict(sealed)
+
+    # -- crypto-shredding (docs/adr/20261129-crypto-shredding.md) --------------------------
+    def destroy(self, subject_id: UUID) -> None:
+        """Destroy the subject's data key; idempotent. Without data keys there is none."""
+
+    def is_destroyed(self, subject_id: UUID) -> bool:
+        """Whether the subject's data key was destroyed."""
+        return False
+    # -- end crypto-shredding ------------------------------------------------------------
 
 
 def _utcnow() -> datetime:
@@ -263,6 +273,61 @@ class Ledger(Application[UUID]):
     def subject(self, ident: UUID | str) -> Subject:
         return self._load(Subject, ident, "subject")
 
+    # -- destruction (信息销毁; docs/adr/20261129-crypto-shredding.md) -------------------------
+    def request_destruction(self, subject_id: UUID | str, reason: object, ctx: Context) -> Receipt:
+        """Ask for a subject's personal data to be destroyed; someone else must approve."""
+        earlier = self.replayed(ctx)
+        if earlier is not None:
+            return earlier
+        subject = self.subject(subject_id)
+        subject.check_not_destroyed()
+        request = DestructionRequest.request(
+            subject_id=str(subject.id), reason=reason, by=ctx.actor, at=self._at(ctx)
+        )
+        return self._commit(ctx, destruction_receipt(request), request)
+
+    def approve_destruction(self, request_id: UUID | str, ctx: Context) -> Receipt:
+        """Record the approval and the subject's destruction in one transaction, then shred.
+
+        The data key is destroyed after the commit, so the record always exists
+        first. Approving an approved request (or retrying the approval) runs the
+        key destruction again and answers the same: the repair path after a
+        crash between the commit and the shredding.
+        """
+        request = self.destruction_request(request_id)
+        receipt = self.replayed(ctx)
+        if receipt is None and request.is_approved:
+            receipt = destruction_receipt(request)
+        if receipt is None:
+            subject = self.subject(request.subject_id)
+            at = self._at(ctx)
+            request.approve(by=ctx.actor, at=at)
+            subject.record_destruction(request_id=str(request.id), at=at, by=ctx.actor)
+            try:
+                receipt = self._commit(ctx, destruction_receipt(request), request, subject)
+            except RecordConflictError:
+                raise ConcurrentWriteError(
+                    f"destruction request {request_id} or its subject was changed meanwhile:"
+                    " reload it and try again"
+                ) from None
+        self.services.sealer.destroy(UUID(request.subject_id))
+        return receipt
+
+    def reject_destruction(self, request_id: UUID | str, reason: object, ctx: Context) -> Receipt:
+        """Refuse a destruction request; the data stays and the reason is recorded."""
+        return self._update(
+            DestructionRequest,
+            request_id,
+            "destruction request",
+            ctx,
+            lambda request, at: request.reject(by=ctx.actor, reason=reason, at=at),
+            destruction_receipt,
+        )
+
+    def destruction_request(self, ident: UUID | str) -> DestructionRequest:
+        return self._load(DestructionRequest, ident, "destruction request")
+    # -- end destruction ------------------------------------------------------------------------
+
     # -- tickets ----------------------------------------------------------------------------
     def open_ticket(
         self,
@@ -422,6 +487,19 @@ def subject_receipt(subject: Subject) -> Receipt:
         "uscc_masked": masked.get("uscc"),
         "destroyed": subject.is_destroyed,
     }
+
+
+def destruction_receipt(request: DestructionRequest) -> Receipt:
+    """What a destruction command answers (times as ISO strings: receipts are stored)."""
+    receipt: Receipt = {
+        "id": str(request.id),
+        "status": request.status,
+        "subject_id": request.subject_id,
+        "version": request.version,
+    }
+    if request.approved_at is not None:
+        receipt["destroyed_at"] = request.approved_at.isoformat()
+    return receipt
 
 
 def require_rule(condition: bool, rule: str, message: str) -> None:

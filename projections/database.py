@@ -31,7 +31,10 @@ class ViewCursor:
         return statement.replace("?", "%s") if self.dialect == "postgresql" else statement
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
-        self._raw.execute(self._sql(statement), tuple(params))
+        if params:
+            self._raw.execute(self._sql(statement), tuple(params))
+        else:  # no parameters: a literal % or ? in DDL must pass through untouched
+            self._raw.execute(statement.replace("{schema}", self._schema))
 
     def executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
@@ -55,6 +58,7 @@ class ViewDatabase:
 
     def __init__(self, ledger: Ledger) -> None:
         datastore = ledger.recorder.datastore  # type: ignore[attr-defined]
+        self.ledger = ledger  # keeps the application (and its connection pool) alive
         self._datastore = datastore
         if isinstance(datastore, PostgresDatastore):
             self.dialect = "postgresql"

@@ -7,19 +7,25 @@ start rather than at the first read.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 import orjson
+import psycopg
 
-from crypto.keyfile import create_key_file, load_store_keyring
+from crypto.envelope import EnvelopeSealer
+from crypto.keyfile import create_key_file, load_master_keyring, load_store_keyring
 from crypto.keyring import Keyring
+from crypto.master_keys import MASTER_KEY_ENV, master_keyring_from_env
 from crypto.store_cipher import KEYRING_SETTING
+from crypto.subject_keys import DatastoreKeyDatabase, SubjectKeyTable
 from domain.calendar import WorkingCalendar, YearSchedule
 from domain.errors import ConfigurationError, InvalidInputError
 from domain.ledger import Context, Ledger, LedgerServices
 from domain.sla import SlaPolicy
+from taizhang.integrity import enforce_append_only, ensure_signing_key
 from taizhang.settings import Settings, postgres_parts
 
 BOOTSTRAP_ACTOR = "system:init"
@@ -30,6 +36,22 @@ def store_keyring(settings: Settings) -> Keyring:
     if settings.store_key:
         return Keyring.single(settings.store_key, "TAIZHANG_STORE_KEY")
     return load_store_keyring(settings.key_file)
+
+
+def master_key_setting(settings: Settings) -> str | None:
+    """The base64 master key from the environment, if one is given there.
+
+    ``Settings`` has no field for it yet; until it does, it is read here.
+    """
+    return getattr(settings, "master_key", None) or os.environ.get(MASTER_KEY_ENV) or None
+
+
+def master_keyring(settings: Settings) -> Keyring:
+    """The master keys that wrap the subjects' data keys: environment, else the key file."""
+    from_env = master_key_setting(settings)
+    if from_env:
+        return master_keyring_from_env(from_env)
+    return load_master_keyring(settings.key_file)
 
 
 def storage_env(settings: Settings) -> dict[str, str]:
@@ -46,12 +68,33 @@ def storage_env(settings: Settings) -> dict[str, str]:
         env["APPLICATION_RECORDER_TOPIC"] = "taizhang.pg_recorder:AppendOnlyPostgresRecorder"
         env.setdefault("POSTGRES_POOL_SIZE", "5")
         env.setdefault("POSTGRES_CONNECT_TIMEOUT", "5")
+        # Once the log exists, never run the library's DDL again: the service's role may
+        # lack the privileges it needs (CREATE OR REPLACE FUNCTION wants the owner).
+        env["CREATE_TABLE"] = "false" if postgres_log_exists(settings) else "true"
     else:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         env["PERSISTENCE_MODULE"] = "eventsourcing.sqlite"
         env["SQLITE_DBNAME"] = str(settings.sqlite_path)
         env["SQLITE_LOCK_TIMEOUT"] = "10"
     return env
+
+
+def postgres_log_exists(settings: Settings) -> bool:
+    """Does the PostgreSQL schema already hold the event table?"""
+    parts = postgres_parts(settings.database_url or "")
+    table = f"{parts.get('POSTGRES_SCHEMA') or 'public'}.taizhang_events"
+    try:
+        with psycopg.connect(
+            dbname=parts["POSTGRES_DBNAME"], host=parts["POSTGRES_HOST"],
+            port=parts["POSTGRES_PORT"], user=parts["POSTGRES_USER"],
+            password=parts["POSTGRES_PASSWORD"] or None, connect_timeout=5,
+        ) as conn:
+            row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
+    except psycopg.Error as exc:
+        raise ConfigurationError(
+            f"cannot reach PostgreSQL at {settings.describe_database()}: {exc}"
+        ) from None
+    return bool(row and row[0])
 
 
 def load_calendar(directory: Path) -> WorkingCalendar:
@@ -74,9 +117,15 @@ def open_ledger(
     clock: Callable[[], datetime] | None = None,
     policy: SlaPolicy | None = None,
     keyring: Keyring | None = None,
+    master: Keyring | None = None,
 ) -> Ledger:
-    """A Ledger on the configured store, after checking that the keys read the log."""
+    """A Ledger on the configured store, after checking that the keys read the log.
+
+    The store keys must decrypt the log and the master key must unwrap the
+    stored data keys; either failing stops here, at start, with a clear message.
+    """
     keyring = keyring or store_keyring(settings)
+    master = master or master_keyring(settings)
     env = storage_env(settings)
     env[KEYRING_SETTING] = keyring.to_json()
     services = LedgerServices(calendar=load_calendar(settings.calendar_dir))
@@ -92,7 +141,27 @@ def open_ledger(
             f"{type(exc).__name__}: {exc}"
         ) from None
     check_keys_read_log(ledger)
+    try:
+        enforce_append_only(ledger)
+    except ConfigurationError:
+        ledger.close()
+        raise
+    install_sealer(ledger, master)
     return ledger
+
+
+def install_sealer(ledger: Ledger, master: Keyring) -> EnvelopeSealer:
+    """Seal personal fields with per-subject data keys, after checking the master key."""
+    datastore = ledger.recorder.datastore  # type: ignore[attr-defined]
+    sealer = EnvelopeSealer(master, SubjectKeyTable(DatastoreKeyDatabase(datastore)))
+    try:
+        sealer.keys.create()
+        sealer.check_master()
+    except ConfigurationError:
+        ledger.close()
+        raise
+    ledger.services.sealer = sealer
+    return sealer
 
 
 def check_keys_read_log(ledger: Ledger) -> None:
@@ -116,8 +185,12 @@ def check_keys_read_log(ledger: Ledger) -> None:
 
 def initialise(settings: Settings, *, algorithm: str | None = None) -> dict[str, str]:
     """Create keys and the store, and a bootstrap project lead; return the token once."""
-    if settings.store_key is None:
-        create_key_file(settings.key_file, algorithm)
+    master_in_file = master_key_setting(settings) is None
+    if settings.store_key is None or master_in_file:
+        create_key_file(
+            settings.key_file, algorithm, store=settings.store_key is None, master=master_in_file
+        )
+    ensure_signing_key(settings)
     ledger = open_ledger(settings)
     try:
         if ledger.log_length() > 0:

@@ -17,6 +17,7 @@ import orjson
 import typer
 
 from domain.errors import TaizhangError
+from taizhang import cli_audit, cli_keys
 from taizhang.bootstrap import initialise, is_initialised, open_ledger
 from taizhang.progress import progress
 from taizhang.settings import Settings
@@ -28,6 +29,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+app.add_typer(cli_keys.app, name="keys")
+cli_audit.register(app)
 
 DataDir = Annotated[
     Path | None,

@@ -25,6 +25,7 @@ class Settings:
     data_dir: Path = DEFAULT_DATA_DIR
     database_url: str | None = None
     store_key: str | None = None  # base64 AES-256 key from the environment, instead of a file
+    signing_key: str | None = None  # base64 Ed25519 secret from the environment, instead of a file
     host: str = "127.0.0.1"
     port: int = 8000
     seal_interval_events: int = 1000
@@ -37,6 +38,7 @@ class Settings:
             data_dir=Path(env.get("TAIZHANG_DATA_DIR") or DEFAULT_DATA_DIR),
             database_url=env.get("TAIZHANG_DATABASE_URL") or None,
             store_key=env.get("TAIZHANG_STORE_KEY") or None,
+            signing_key=env.get("TAIZHANG_SIGNING_KEY") or None,
             host=env.get("TAIZHANG_HOST") or "127.0.0.1",
             port=_int(env.get("TAIZHANG_PORT"), 8000, "TAIZHANG_PORT"),
         )

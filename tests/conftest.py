@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -64,14 +65,9 @@ class Store:
             return list(cur.fetchall()) if cur.description else []
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """An initialised store of each kind; PostgreSQL gets its own schema, dropped after."""
-    if request.param == "sqlite":
-        settings = Settings(data_dir=tmp_path / "data")
-        info = initialise(settings)
-        yield Store("sqlite", settings, info["token"])
-        return
+@contextmanager
+def postgres_store_in(tmp_path: Path) -> Iterator[Store]:
+    """An initialised store in a fresh PostgreSQL schema, dropped afterwards."""
     postgres_or_skip()
     schema = f"tz_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
@@ -83,6 +79,25 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     finally:
         with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """An initialised store of each kind; PostgreSQL gets its own schema, dropped after."""
+    if request.param == "sqlite":
+        settings = Settings(data_dir=tmp_path / "data")
+        info = initialise(settings)
+        yield Store("sqlite", settings, info["token"])
+        return
+    with postgres_store_in(tmp_path) as made:
+        yield made
+
+
+@pytest.fixture
+def postgres_store(tmp_path: Path) -> Iterator[Store]:
+    """Only the PostgreSQL store, for what exists on PostgreSQL alone (roles)."""
+    with postgres_store_in(tmp_path) as made:
+        yield made
 
 
 @pytest.fixture

@@ -7,7 +7,13 @@ from typing import Any
 from fastapi import APIRouter, Depends
 
 from api.deps import CommandContext, LedgerDep, get_current_user
-from api.schemas import SubjectCreate, SubjectPublic, SubjectReceipt, error_responses
+from api.routes.destruction import (
+    DestructionReceipt,
+    DestructionRequestCreate,
+    SubjectDestructionView,
+    destruction_answer,
+)
+from api.schemas import SubjectCreate, SubjectReceipt, error_responses
 from api.views import subject_view
 
 router = APIRouter(
@@ -36,7 +42,23 @@ def create_subject(body: SubjectCreate, ledger: LedgerDep, ctx: CommandContext) 
     )
 
 
-@router.get("/{subject_id}", response_model=SubjectPublic, responses=error_responses(404))
+@router.get(
+    "/{subject_id}", response_model=SubjectDestructionView, responses=error_responses(404)
+)
 def read_subject(subject_id: str, ledger: LedgerDep) -> dict[str, Any]:
-    """A subject's masked view; nothing is unsealed."""
-    return subject_view(ledger.subject(subject_id))
+    """A subject's masked view, nothing unsealed; if destroyed: when, by which request."""
+    subject = ledger.subject(subject_id)
+    return {**subject_view(subject), "destruction_request_id": subject.destruction_request_id}
+
+
+@router.post(
+    "/{subject_id}/destruction-requests",
+    status_code=201,
+    response_model=DestructionReceipt,
+    responses=error_responses(404, 409, 422),
+)
+def request_destruction(
+    subject_id: str, body: DestructionRequestCreate, ledger: LedgerDep, ctx: CommandContext
+) -> dict[str, Any]:
+    """Ask for the subject's personal data to be destroyed; the project lead decides."""
+    return destruction_answer(ledger.request_destruction(subject_id, body.reason, ctx))

@@ -1,0 +1,340 @@
+"""The key table: each subject's data key, wrapped by a master key, outside the log.
+
+``subject_keys`` is the one mutable table that holds key material. It lives in
+the ledger's own database (SQLite or PostgreSQL) and keeps only *wrapped* keys:
+``wrapped`` is ``nonce || AES-256-GCM(master, data key)``. Destroying a
+subject's personal data deletes its row (crypto-shredding) and then purges
+every physical copy the database keeps of that row:
+
+* SQLite: every write to the table runs with ``PRAGMA secure_delete=ON``, so
+  deleted cells and freed pages are overwritten with zeros; after the commit a
+  ``wal_checkpoint(TRUNCATE)`` moves the zeroed pages into the database file and
+  empties the write-ahead log, which still held the old page.
+* PostgreSQL: a deleted row stays in the table's files as a dead tuple until
+  vacuumed, so the table is rewritten with ``VACUUM FULL`` (outside any
+  transaction). PostgreSQL's WAL and its archives keep the wrapped key; they are
+  made useless by rotating the master key (``taizhang keys rotate-master``).
+
+``subject_key_destructions`` remembers which subjects were shredded (id and
+time only), so a destroyed subject is never silently given a new key.
+
+The SQL is written once, with ``?`` placeholders and ``{schema}`` before table
+names; the database object (:class:`KeyDatabase`) is injected, so this module
+needs nothing from ``projections``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.sqlite import SQLiteDatastore
+
+from domain.errors import TaizhangError
+
+CHECKPOINT_ATTEMPTS = 50
+CHECKPOINT_PAUSE_SECONDS = 0.05
+
+
+class KeyCursor(Protocol):
+    """A cursor speaking ``?`` placeholders and ``{schema}`` prefixes, rows as mappings."""
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> None: ...
+
+    def fetchone(self) -> Mapping[str, Any] | None: ...
+
+    def fetchall(self) -> list[Mapping[str, Any]]: ...
+
+
+class KeyDatabase(Protocol):
+    """Transactions on the ledger's database, and a way to run one statement outside any."""
+
+    dialect: str  # "sqlite" or "postgresql"
+
+    def transaction(self, *, commit: bool = True) -> AbstractContextManager[KeyCursor]: ...
+
+    def outside_transaction(self) -> AbstractContextManager[KeyCursor]: ...
+
+
+class SubjectDataDestroyedError(TaizhangError):
+    """The subject's data key was destroyed (or is missing): its sealed fields are gone.
+
+    HTTP: 410 Gone. ``destroyed`` tells a recorded destruction from a key that
+    was never stored or was lost.
+    """
+
+    code = "subject_data_destroyed"
+
+    def __init__(self, subject_id: UUID | str, *, destroyed: bool = True) -> None:
+        super().__init__(
+            f"the personal data of subject {subject_id} was destroyed"
+            if destroyed
+            else f"subject {subject_id} has no data key: its sealed fields cannot be read"
+        )
+        self.subject_id = str(subject_id)
+        self.destroyed = destroyed
+
+
+class KeyRemnantError(TaizhangError):
+    """A data key was deleted but the database could not yet purge its old copy."""
+
+    code = "key_remnant"
+
+    def __init__(self, subject_id: UUID, reason: str) -> None:
+        super().__init__(
+            f"the data key of subject {subject_id} was deleted, but the database still holds"
+            f" an old copy of its row ({reason}): approve the destruction again to retry"
+        )
+        self.subject_id = subject_id
+
+
+@dataclass(frozen=True, repr=False)
+class WrappedKey:
+    """One row of the key table; ``repr`` shows no key bytes."""
+
+    subject_id: str
+    wrapped: bytes
+    master_key_id: str
+    created_at: str
+
+    def __repr__(self) -> str:
+        return f"WrappedKey({self.subject_id}, master {self.master_key_id})"
+
+
+class SubjectKeyTable:
+    """The SQL of the key table, for SQLite and PostgreSQL."""
+
+    def __init__(self, db: KeyDatabase) -> None:
+        if db.dialect not in ("sqlite", "postgresql"):
+            raise TypeError(f"the key table needs SQLite or PostgreSQL, not {db.dialect}")
+        self.db = db
+        self.dialect = db.dialect
+
+    def create(self) -> None:
+        """Create the tables if they are absent."""
+        blob = "BYTEA" if self.dialect == "postgresql" else "BLOB"
+        with self.db.transaction() as cur:
+            cur.execute(
+                "CREATE TABLE IF NOT EXISTS {schema}subject_keys ("
+                "subject_id TEXT PRIMARY KEY, "
+                f"wrapped {blob} NOT NULL, "
+                "master_key_id TEXT NOT NULL, "
+                "created_at TEXT NOT NULL)"
+            )
+            cur.execute(
+                "CREATE TABLE IF NOT EXISTS {schema}subject_key_destructions ("
+                "subject_id TEXT PRIMARY KEY, destroyed_at TEXT NOT NULL)"
+            )
+
+    # -- reads --------------------------------------------------------------------------
+    def get(self, subject_id: UUID) -> WrappedKey | None:
+        with self.db.transaction(commit=False) as cur:
+            cur.execute(
+                "SELECT subject_id, wrapped, master_key_id, created_at "
+                "FROM {schema}subject_keys WHERE subject_id = ?",
+                (str(subject_id),),
+            )
+            row = cur.fetchone()
+        return _wrapped(row) if row is not None else None
+
+    def is_destroyed(self, subject_id: UUID) -> bool:
+        with self.db.transaction(commit=False) as cur:
+            cur.execute(
+                "SELECT 1 AS hit FROM {schema}subject_key_destructions WHERE subject_id = ?",
+                (str(subject_id),),
+            )
+            return cur.fetchone() is not None
+
+    def one_per_master_key(self) -> list[WrappedKey]:
+        """One stored key for each master key in use (what the start-up check unwraps)."""
+        with self.db.transaction(commit=False) as cur:
+            cur.execute(
+                "SELECT k.subject_id, k.wrapped, k.master_key_id, k.created_at "
+                "FROM {schema}subject_keys k JOIN (SELECT master_key_id, MIN(subject_id) AS "
+                "subject_id FROM {schema}subject_keys GROUP BY master_key_id) f "
+                "ON f.subject_id = k.subject_id ORDER BY k.master_key_id"
+            )
+            return [_wrapped(row) for row in cur.fetchall()]
+
+    def count_by_master_key(self) -> dict[str, int]:
+        with self.db.transaction(commit=False) as cur:
+            cur.execute(
+                "SELECT master_key_id, COUNT(*) AS n FROM {schema}subject_keys "
+                "GROUP BY master_key_id"
+            )
+            return {str(row["master_key_id"]): int(row["n"]) for row in cur.fetchall()}
+
+    # -- writes -------------------------------------------------------------------------
+    def insert_if_absent(self, key: WrappedKey) -> WrappedKey:
+        """Store ``key`` unless the subject has one already; return the one stored.
+
+        A subject whose key was destroyed never gets a new one
+        (:class:`SubjectDataDestroyedError`), checked in the same transaction.
+        """
+        with self.db.transaction() as cur:
+            self._secure(cur)
+            cur.execute(
+                "SELECT 1 AS hit FROM {schema}subject_key_destructions WHERE subject_id = ?",
+                (key.subject_id,),
+            )
+            if cur.fetchone() is not None:
+                raise SubjectDataDestroyedError(key.subject_id)
+            cur.execute(
+                "INSERT INTO {schema}subject_keys "
+                "(subject_id, wrapped, master_key_id, created_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (subject_id) DO NOTHING",
+                (key.subject_id, key.wrapped, key.master_key_id, key.created_at),
+            )
+            cur.execute(
+                "SELECT subject_id, wrapped, master_key_id, created_at "
+                "FROM {schema}subject_keys WHERE subject_id = ?",
+                (key.subject_id,),
+            )
+            row = cur.fetchone()
+        assert row is not None
+        return _wrapped(row)
+
+    def delete(self, subject_id: UUID, at: datetime | None = None) -> bool:
+        """Delete the subject's key, remember the destruction, purge old copies.
+
+        Idempotent: deleting an absent key still purges (the repair path after a
+        crash between the commit and the purge). Returns whether a row was deleted.
+        """
+        when = (at or datetime.now(UTC)).isoformat()
+        with self.db.transaction() as cur:
+            self._secure(cur)
+            cur.execute(
+                "SELECT 1 AS hit FROM {schema}subject_keys WHERE subject_id = ?",
+                (str(subject_id),),
+            )
+            existed = cur.fetchone() is not None
+            cur.execute("DELETE FROM {schema}subject_keys WHERE subject_id = ?", (str(subject_id),))
+            cur.execute(
+                "INSERT INTO {schema}subject_key_destructions (subject_id, destroyed_at) "
+                "VALUES (?, ?) ON CONFLICT (subject_id) DO NOTHING",
+                (str(subject_id), when),
+            )
+        self.purge(subject_id)
+        return existed
+
+    def rewrap_all(self, rewrap: Callable[[WrappedKey], tuple[bytes, str]]) -> int:
+        """Replace every wrapped key by ``rewrap(row)`` = (wrapped, master id), in ONE transaction.
+
+        The table is locked for the duration (PostgreSQL), or the transaction
+        takes SQLite's write lock before reading, so no key is added meanwhile.
+        """
+        count = 0
+        with self.db.transaction() as cur:
+            self._secure(cur)
+            if self.dialect == "postgresql":
+                cur.execute("LOCK TABLE {schema}subject_keys IN EXCLUSIVE MODE")
+            else:  # take the write lock now: a writer that slipped in would be lost
+                cur.execute("DELETE FROM {schema}subject_keys WHERE 0 = 1")
+            cur.execute(
+                "SELECT subject_id, wrapped, master_key_id, created_at FROM {schema}subject_keys"
+            )
+            rows = [_wrapped(row) for row in cur.fetchall()]
+            for row in rows:
+                wrapped, master_key_id = rewrap(row)
+                cur.execute(
+                    "UPDATE {schema}subject_keys SET wrapped = ?, master_key_id = ? "
+                    "WHERE subject_id = ?",
+                    (wrapped, master_key_id, row.subject_id),
+                )
+                count += 1
+        return count
+
+    # -- purging old copies ---------------------------------------------------------------
+    def _secure(self, cur: KeyCursor) -> None:
+        """SQLite: overwrite deleted content and freed pages with zeros on this connection."""
+        if self.dialect == "sqlite":
+            cur.execute("PRAGMA secure_delete=ON")
+
+    def purge(self, subject_id: UUID | None = None) -> None:
+        """Remove old copies of deleted or rewritten rows from the database's files."""
+        if self.dialect == "postgresql":
+            with self.db.outside_transaction() as cur:
+                cur.execute("VACUUM FULL {schema}subject_keys")
+            return
+        for _ in range(CHECKPOINT_ATTEMPTS):
+            with self.db.outside_transaction() as cur:
+                cur.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                row = cur.fetchone()
+            if row is not None and not int(row["busy"]):
+                return
+            time.sleep(CHECKPOINT_PAUSE_SECONDS)
+        raise KeyRemnantError(
+            subject_id or UUID(int=0), "the write-ahead log is busy and could not be emptied"
+        )
+
+
+def _wrapped(row: Mapping[str, Any]) -> WrappedKey:
+    return WrappedKey(
+        subject_id=str(row["subject_id"]),
+        wrapped=bytes(row["wrapped"]),
+        master_key_id=str(row["master_key_id"]),
+        created_at=str(row["created_at"]),
+    )
+
+
+# -- the ledger's own database ------------------------------------------------------------
+class _Cursor:
+    """Adapts an eventsourcing cursor (sqlite3 or psycopg) to :class:`KeyCursor`."""
+
+    def __init__(self, raw: Any, dialect: str, schema: str) -> None:
+        self._raw = getattr(raw, "sqlite_cursor", raw)
+        self._dialect = dialect
+        self._schema = schema
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
+        sql = statement.replace("{schema}", self._schema)
+        if self._dialect == "postgresql" and params:
+            sql = sql.replace("?", "%s")
+        self._raw.execute(sql, tuple(params)) if params else self._raw.execute(sql)
+
+    def fetchone(self) -> Mapping[str, Any] | None:
+        row = self._raw.fetchone()
+        return dict(row) if row is not None else None
+
+    def fetchall(self) -> list[Mapping[str, Any]]:
+        return [dict(row) for row in self._raw.fetchall()]
+
+
+class DatastoreKeyDatabase:
+    """:class:`KeyDatabase` over the datastore of the ledger's recorder."""
+
+    def __init__(self, datastore: Any) -> None:
+        self._datastore = datastore
+        if isinstance(datastore, PostgresDatastore):
+            self.dialect = "postgresql"
+            self._schema = f"{datastore.schema}."
+        elif isinstance(datastore, SQLiteDatastore):
+            self.dialect = "sqlite"
+            self._schema = ""
+        else:
+            raise TypeError(f"the key table needs SQLite or PostgreSQL, not {type(datastore)}")
+
+    @contextmanager
+    def transaction(self, *, commit: bool = True) -> Iterator[KeyCursor]:
+        with self._datastore.transaction(commit=commit) as raw:
+            yield _Cursor(raw, self.dialect, self._schema)
+
+    @contextmanager
+    def outside_transaction(self) -> Iterator[KeyCursor]:
+        """An autocommit cursor: VACUUM (PostgreSQL) and checkpoints (SQLite) need one."""
+        if self.dialect == "postgresql":
+            with self._datastore.get_connection() as conn:
+                yield _Cursor(conn.cursor(), self.dialect, self._schema)
+            return
+        with self._datastore.get_connection(commit=True) as conn:
+            cursor = conn.cursor()
+            try:
+                yield _Cursor(cursor, self.dialect, self._schema)
+            finally:
+                cursor.sqlite_cursor.close()
