@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -32,7 +33,12 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from crypto.keyring import Keyring, StoreKey
-from crypto.subject_keys import SubjectDataDestroyedError, SubjectKeyTable, WrappedKey
+from crypto.subject_keys import (
+    KeyRemnantError,
+    SubjectDataDestroyedError,
+    SubjectKeyTable,
+    WrappedKey,
+)
 from domain.errors import ConfigurationError, TaizhangError
 from domain.ledger import FieldSealer
 
@@ -170,8 +176,10 @@ class EnvelopeSealer(FieldSealer):
             data_key = self._unwrap(stored)
             return wrap_data_key(current, subject_id, data_key), current.key_id
 
-        count = self.keys.rewrap_all(rewrap)
-        self.keys.purge()
+        count, horizon = self.keys.rewrap_all(rewrap)
+        # Old copies left behind are wrapped by the master key that the rotation drops next.
+        with contextlib.suppress(KeyRemnantError):
+            self.keys.purge(after=horizon)
         return count
 
     def _master(self, key_id: str) -> StoreKey:

@@ -12,8 +12,12 @@ every physical copy the database keeps of that row:
   empties the write-ahead log, which still held the old page.
 * PostgreSQL: a deleted row stays in the table's files as a dead tuple until
   vacuumed, so the table is rewritten with ``VACUUM FULL`` (outside any
-  transaction). PostgreSQL's WAL and its archives keep the wrapped key; they are
-  made useless by rotating the master key (``taizhang keys rotate-master``).
+  transaction). A rewrite keeps every row that some open snapshot could still
+  see, so the purge first waits (briefly) until no transaction or snapshot in
+  the database predates the deleting transaction; a backup running meanwhile
+  holds one, and the purge then reports the remnant instead of claiming success.
+  PostgreSQL's WAL and its archives keep the wrapped key; they are made useless
+  by rotating the master key (``taizhang keys rotate-master``).
 
 ``subject_key_destructions`` remembers which subjects were shredded (id and
 time only), so a destroyed subject is never silently given a new key.
@@ -33,13 +37,30 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import UUID
 
+from eventsourcing.persistence import PersistenceError
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 
 from domain.errors import TaizhangError
 
-CHECKPOINT_ATTEMPTS = 50
-CHECKPOINT_PAUSE_SECONDS = 0.05
+PURGE_WAIT_SECONDS = 30.0
+PURGE_PAUSE_SECONDS = 0.05
+VACUUM_LOCK_TIMEOUT = "5s"
+
+# Who can still see a row that transaction ``?`` deleted (PostgreSQL 14+: only
+# sessions of this database, WAL senders, replication slots, prepared transactions).
+_OLDER_SNAPSHOTS = (
+    "SELECT 'pid ' || pid || COALESCE(' (' || NULLIF(application_name, '') || ')', '')"
+    " || COALESCE(', open since ' || xact_start::text, '') AS holder"
+    " FROM pg_stat_activity WHERE pid <> pg_backend_pid()"
+    " AND (datname = current_database() OR datname IS NULL)"
+    " AND ((backend_xmin IS NOT NULL AND age(backend_xmin) >= age(?::xid))"
+    " OR (backend_xid IS NOT NULL AND age(backend_xid) >= age(?::xid)))"
+    " UNION ALL SELECT 'replication slot ' || slot_name FROM pg_replication_slots"
+    " WHERE xmin IS NOT NULL AND age(xmin) >= age(?::xid)"
+    " UNION ALL SELECT 'prepared transaction ' || gid FROM pg_prepared_xacts"
+    " WHERE age(transaction) >= age(?::xid)"
+)
 
 
 class KeyCursor(Protocol):
@@ -110,11 +131,12 @@ class WrappedKey:
 class SubjectKeyTable:
     """The SQL of the key table, for SQLite and PostgreSQL."""
 
-    def __init__(self, db: KeyDatabase) -> None:
+    def __init__(self, db: KeyDatabase, *, purge_wait_seconds: float = PURGE_WAIT_SECONDS) -> None:
         if db.dialect not in ("sqlite", "postgresql"):
             raise TypeError(f"the key table needs SQLite or PostgreSQL, not {db.dialect}")
         self.db = db
         self.dialect = db.dialect
+        self.purge_wait_seconds = purge_wait_seconds
 
     def create(self) -> None:
         """Create the tables if they are absent."""
@@ -220,14 +242,18 @@ class SubjectKeyTable:
                 "VALUES (?, ?) ON CONFLICT (subject_id) DO NOTHING",
                 (str(subject_id), when),
             )
-        self.purge(subject_id)
+            horizon = self._transaction_id(cur)
+        self.purge(subject_id, after=horizon)
         return existed
 
-    def rewrap_all(self, rewrap: Callable[[WrappedKey], tuple[bytes, str]]) -> int:
+    def rewrap_all(
+        self, rewrap: Callable[[WrappedKey], tuple[bytes, str]]
+    ) -> tuple[int, str | None]:
         """Replace every wrapped key by ``rewrap(row)`` = (wrapped, master id), in ONE transaction.
 
         The table is locked for the duration (PostgreSQL), or the transaction
         takes SQLite's write lock before reading, so no key is added meanwhile.
+        Returns the count and the horizon to pass to :meth:`purge`.
         """
         count = 0
         with self.db.transaction() as cur:
@@ -248,7 +274,8 @@ class SubjectKeyTable:
                     (wrapped, master_key_id, row.subject_id),
                 )
                 count += 1
-        return count
+            horizon = self._transaction_id(cur)
+        return count, horizon
 
     # -- purging old copies ---------------------------------------------------------------
     def _secure(self, cur: KeyCursor) -> None:
@@ -256,22 +283,59 @@ class SubjectKeyTable:
         if self.dialect == "sqlite":
             cur.execute("PRAGMA secure_delete=ON")
 
-    def purge(self, subject_id: UUID | None = None) -> None:
-        """Remove old copies of deleted or rewritten rows from the database's files."""
-        if self.dialect == "postgresql":
+    def _transaction_id(self, cur: KeyCursor) -> str | None:
+        """PostgreSQL: the current transaction's id, the horizon a purge waits to pass."""
+        if self.dialect != "postgresql":
+            return None
+        cur.execute("SELECT (pg_current_xact_id()::text::numeric % 4294967296)::text AS xid")
+        row = cur.fetchone()
+        assert row is not None
+        return str(row["xid"])
+
+    def purge(self, subject_id: UUID | None = None, *, after: str | None = None) -> None:
+        """Remove old copies of deleted or rewritten rows from the database's files.
+
+        ``after`` (PostgreSQL) is the id of the transaction that deleted or
+        rewrote them. Raises :class:`KeyRemnantError` when a copy must stay for
+        now (an older snapshot is open, the table or the WAL is busy).
+        """
+        ident = subject_id or UUID(int=0)
+        deadline = time.monotonic() + self.purge_wait_seconds
+        if self.dialect == "sqlite":
+            while True:
+                with self.db.outside_transaction() as cur:
+                    cur.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                    row = cur.fetchone()
+                if row is not None and not int(row["busy"]):
+                    return
+                if time.monotonic() > deadline:
+                    raise KeyRemnantError(ident, "a reader kept the write-ahead log busy")
+                time.sleep(PURGE_PAUSE_SECONDS)
+        if after is not None:
+            self._wait_for_older_snapshots(ident, after, deadline)
+        try:
             with self.db.outside_transaction() as cur:
-                cur.execute("VACUUM FULL {schema}subject_keys")
-            return
-        for _ in range(CHECKPOINT_ATTEMPTS):
-            with self.db.outside_transaction() as cur:
-                cur.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                row = cur.fetchone()
-            if row is not None and not int(row["busy"]):
+                cur.execute(f"SET lock_timeout = '{VACUUM_LOCK_TIMEOUT}'")
+                try:
+                    cur.execute("VACUUM FULL {schema}subject_keys")
+                finally:
+                    cur.execute("RESET lock_timeout")
+        except PersistenceError as exc:
+            raise KeyRemnantError(ident, f"the key table could not be rewritten: {exc}") from None
+
+    def _wait_for_older_snapshots(self, ident: UUID, xid: str, deadline: float) -> None:
+        """Wait until nothing in the database can still see rows as of before ``xid``."""
+        while True:
+            with self.db.transaction(commit=False) as cur:
+                cur.execute(_OLDER_SNAPSHOTS, (xid, xid, xid, xid))
+                holders = [str(row["holder"]) for row in cur.fetchall()]
+            if not holders:
                 return
-            time.sleep(CHECKPOINT_PAUSE_SECONDS)
-        raise KeyRemnantError(
-            subject_id or UUID(int=0), "the write-ahead log is busy and could not be emptied"
-        )
+            if time.monotonic() > deadline:
+                raise KeyRemnantError(
+                    ident, f"an older snapshot can still see it: {'; '.join(holders[:3])}"
+                )
+            time.sleep(PURGE_PAUSE_SECONDS)
 
 
 def _wrapped(row: Mapping[str, Any]) -> WrappedKey:

@@ -114,8 +114,9 @@ def test_update_delete_and_truncate_of_the_log_fail_in_the_database(sealed: Seal
 def test_a_flipped_byte_is_found_at_its_position(sealed: Sealed) -> None:
     state = bytearray(sealed.state(17))
     state[len(state) // 2] ^= 0x01
-    sealed.as_dba((f"UPDATE {sealed.table()} SET state = %s WHERE {sealed.pos()} = %s",
-                   (bytes(state), 17)))
+    sealed.as_dba(
+        (f"UPDATE {sealed.table()} SET state = %s WHERE {sealed.pos()} = %s", (bytes(state), 17))
+    )
     report = sealed.verify()
     assert not report.ok
     first = report.first()
@@ -155,8 +156,11 @@ def test_a_forged_row_inserted_into_the_sealed_log_is_found(sealed: Sealed) -> N
     ident = forged_id.hex if sealed.store.kind == "sqlite" else forged_id
     sealed.as_dba(
         *shift,
-        (f"INSERT INTO {table} ({pos}, originator_id, originator_version, topic, state) "
-         "VALUES (%s, %s, %s, %s, %s)", (45, ident, 1, topic, forged_state)),
+        (
+            f"INSERT INTO {table} ({pos}, originator_id, originator_version, topic, state) "
+            "VALUES (%s, %s, %s, %s, %s)",
+            (45, ident, 1, topic, forged_state),
+        ),
     )
     first = sealed.verify().first()
     assert (first.kind, first.position) == ("inserted", 45)
@@ -231,8 +235,11 @@ def test_an_audit_bundle_verifies_offline_and_catches_a_changed_record(
     assert f"consistency proof {first.tree_size} -> {second.tree_size} verifies" in report.checks
 
     lines = bundle.read_bytes().splitlines()
-    lines[10] = lines[10].replace(b'"version":1', b'"version":2', 1) if b'"version":1' in lines[
-        10] else lines[10][:-5] + b'AAAA"}'
+    lines[10] = (
+        lines[10].replace(b'"version":1', b'"version":2', 1)
+        if b'"version":1' in lines[10]
+        else lines[10][:-5] + b'AAAA"}'
+    )
     tampered = tmp_path / "tampered.jsonl"
     tampered.write_bytes(b"\n".join(lines) + b"\n")
     assert not verify_bundle(tampered).ok
@@ -286,9 +293,12 @@ def test_the_service_role_can_append_but_never_rewrite_the_log(postgres_store: S
         ledger.close()
         with psycopg.connect(f"postgresql://{role}@127.0.0.1:5432/test", autocommit=True) as conn:
             conn.execute(f"SET search_path TO {store.schema}")
-            for statement in ("UPDATE taizhang_events SET topic = 'x'",
-                              "DELETE FROM taizhang_events", "TRUNCATE taizhang_events",
-                              "DELETE FROM tree_heads"):
+            for statement in (
+                "UPDATE taizhang_events SET topic = 'x'",
+                "DELETE FROM taizhang_events",
+                "TRUNCATE taizhang_events",
+                "DELETE FROM tree_heads",
+            ):
                 with pytest.raises(psycopg.errors.InsufficientPrivilege):
                     conn.execute(statement)
     finally:

@@ -172,12 +172,15 @@ def _sealed(ledger: Ledger, subject_id: str) -> tuple[UUID, dict[str, str]]:
     return subject.id, subject.sealed
 
 
+ZERO_KEY = base64.b64encode(bytes(32)).decode()
+
+
 @pytest.mark.parametrize(
     ("args", "env", "message"),
     [
-        (["rotate"], {"TAIZHANG_STORE_KEY": base64.b64encode(bytes(32)).decode()}, "TAIZHANG_STORE_KEY"),
+        (["rotate"], {"TAIZHANG_STORE_KEY": ZERO_KEY}, "TAIZHANG_STORE_KEY"),
         (["rotate", "--algorithm", "DES"], {}, "unknown store cipher"),
-        (["rotate-master"], {"TAIZHANG_MASTER_KEY": base64.b64encode(bytes(32)).decode()}, "TAIZHANG_MASTER_KEY"),
+        (["rotate-master"], {"TAIZHANG_MASTER_KEY": ZERO_KEY}, "TAIZHANG_MASTER_KEY"),
     ],
 )
 def test_a_refused_key_command_exits_non_zero_with_one_line(

@@ -279,7 +279,7 @@ def test_a_missing_master_key_stops_the_service_with_a_clear_message(store: Stor
     data = read_key_file(store.settings.key_file)
     del data[MASTER_SECTION]
     write_key_file(store.settings.key_file, data)
-    with pytest.raises(ConfigurationError, match="no master key.*rotate-master"):
+    with pytest.raises(ConfigurationError, match=r"no master key.*rotate-master"):
         store.open()
 
 
