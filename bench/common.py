@@ -204,14 +204,14 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
 
     def line(cells: list[str]) -> str:
         return "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
         )
 
     return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
 
 
 def machine() -> dict[str, str]:
-    import eventsourcing.persistence  # noqa: F401  (version lookup below)
     from importlib.metadata import version
 
     info = {
@@ -253,7 +253,7 @@ def profiled(func: Callable[[], T]) -> tuple[T, pstats.Stats]:
 
 
 def _where(key: tuple[str, int, str]) -> str:
-    filename, line, name = key
+    filename, _, name = key
     if filename == "~":
         return name
     path = Path(filename)
@@ -261,7 +261,10 @@ def _where(key: tuple[str, int, str]) -> str:
         shown = str(path.relative_to(ROOT))
     except ValueError:
         parts = path.parts
-        shown = "/".join(parts[parts.index("site-packages") + 1 :]) if "site-packages" in parts else path.name
+        if "site-packages" in parts:
+            shown = "/".join(parts[parts.index("site-packages") + 1 :])
+        else:
+            shown = path.name
     return f"{shown}:{name}"
 
 
@@ -286,16 +289,18 @@ def _category(key: tuple[str, int, str]) -> str:
 
 
 def profile_summary(stats: pstats.Stats, wall: float, top: int = 15) -> str:
-    """Top ``top`` own-code functions by cumulative time, then where tottime goes."""
+    """Top ``top`` own-code functions by cumulative time (share of ``wall``), then where
+    the self time goes (share of all self time)."""
     raw: dict[tuple[str, int, str], tuple[int, int, float, float, Any]] = stats.stats  # type: ignore[attr-defined]
     total = sum(v[2] for v in raw.values()) or 1.0
     own = [(k, v) for k, v in raw.items() if _OWN.search(k[0])]
     own.sort(key=lambda kv: kv[1][3], reverse=True)
     rows = [
-        [_where(k), f"{v[1]:,}", f"{v[2]:.2f}", f"{v[3]:.2f}", f"{100 * v[3] / total:.0f}%"]
+        [_where(k), f"{v[1]:,}", f"{v[2]:.2f}", f"{v[3]:.2f}", f"{100 * v[3] / wall:.0f}%"]
         for k, v in own[:top]
     ]
-    out = [table(["own function (by cumulative)", "calls", "tottime s", "cumtime s", "share"], rows)]
+    headers = ["own function (by cumulative)", "calls", "tottime s", "cumtime s", "share"]
+    out = [table(headers, rows)]
     by_cat: dict[str, float] = {}
     for k, v in raw.items():
         by_cat[_category(k)] = by_cat.get(_category(k), 0.0) + v[2]

@@ -41,7 +41,7 @@ from eventsourcing.persistence import PersistenceError
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 
-from domain.errors import TaizhangError
+from domain.errors import ConfigurationError, TaizhangError
 
 PURGE_WAIT_SECONDS = 30.0
 PURGE_PAUSE_SECONDS = 0.05
@@ -139,8 +139,14 @@ class SubjectKeyTable:
         self.purge_wait_seconds = purge_wait_seconds
 
     def create(self) -> None:
-        """Create the tables if they are absent."""
+        """Create the tables if they are absent (a role that may not is told so at start)."""
         blob = "BYTEA" if self.dialect == "postgresql" else "BLOB"
+        try:
+            self._create(blob)
+        except PersistenceError as exc:
+            raise ConfigurationError(f"cannot create the key table subject_keys: {exc}") from None
+
+    def _create(self, blob: str) -> None:
         with self.db.transaction() as cur:
             cur.execute(
                 "CREATE TABLE IF NOT EXISTS {schema}subject_keys ("
@@ -303,14 +309,12 @@ class SubjectKeyTable:
         deadline = time.monotonic() + self.purge_wait_seconds
         if self.dialect == "sqlite":
             while True:
-                with self.db.outside_transaction() as cur:
-                    cur.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                    row = cur.fetchone()
-                if row is not None and not int(row["busy"]):
+                if self._checkpoint():
                     return
                 if time.monotonic() > deadline:
                     raise KeyRemnantError(ident, "a reader kept the write-ahead log busy")
                 time.sleep(PURGE_PAUSE_SECONDS)
+        self._check_owner(ident)
         if after is not None:
             self._wait_for_older_snapshots(ident, after, deadline)
         try:
@@ -322,6 +326,35 @@ class SubjectKeyTable:
                     cur.execute("RESET lock_timeout")
         except PersistenceError as exc:
             raise KeyRemnantError(ident, f"the key table could not be rewritten: {exc}") from None
+
+    def _checkpoint(self) -> bool:
+        """SQLite: one ``wal_checkpoint(TRUNCATE)``; whether it completed (readers may block it)."""
+        with self.db.outside_transaction() as cur:
+            cur.execute("PRAGMA busy_timeout")
+            row = cur.fetchone()
+            before = int(next(iter(row.values()))) if row else 0
+            cur.execute(f"PRAGMA busy_timeout = {int(PURGE_PAUSE_SECONDS * 1000)}")
+            try:
+                cur.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                result = cur.fetchone()
+            finally:
+                cur.execute(f"PRAGMA busy_timeout = {before}")
+        return result is not None and not int(result["busy"])
+
+    def _check_owner(self, ident: UUID) -> None:
+        """PostgreSQL skips, with a mere warning, a VACUUM by anyone but the table's owner."""
+        with self.db.transaction(commit=False) as cur:
+            cur.execute(
+                "SELECT pg_has_role(current_user, c.relowner, 'USAGE') AS owner "
+                "FROM pg_class c WHERE c.oid = '{schema}subject_keys'::regclass"
+            )
+            row = cur.fetchone()
+        if not (row and row["owner"]):
+            raise KeyRemnantError(
+                ident,
+                "this database role does not own the key table, so it cannot rewrite it;"
+                " make the service's role its owner (ALTER TABLE subject_keys OWNER TO ...)",
+            )
 
     def _wait_for_older_snapshots(self, ident: UUID, xid: str, deadline: float) -> None:
         """Wait until nothing in the database can still see rows as of before ``xid``."""

@@ -88,6 +88,7 @@ class FieldSealer:
     def is_destroyed(self, subject_id: UUID) -> bool:
         """Whether the subject's data key was destroyed."""
         return False
+
     # -- end crypto-shredding ------------------------------------------------------------
 
 
@@ -326,6 +327,7 @@ class Ledger(Application[UUID]):
 
     def destruction_request(self, ident: UUID | str) -> DestructionRequest:
         return self._load(DestructionRequest, ident, "destruction request")
+
     # -- end destruction ------------------------------------------------------------------------
 
     # -- tickets ----------------------------------------------------------------------------

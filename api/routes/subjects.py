@@ -42,9 +42,7 @@ def create_subject(body: SubjectCreate, ledger: LedgerDep, ctx: CommandContext) 
     )
 
 
-@router.get(
-    "/{subject_id}", response_model=SubjectDestructionView, responses=error_responses(404)
-)
+@router.get("/{subject_id}", response_model=SubjectDestructionView, responses=error_responses(404))
 def read_subject(subject_id: str, ledger: LedgerDep) -> dict[str, Any]:
     """A subject's masked view, nothing unsealed; if destroyed: when, by which request."""
     subject = ledger.subject(subject_id)

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
+import psycopg
 import pytest
 
 from crypto.envelope import (
@@ -28,11 +32,15 @@ from crypto.keyring import Keyring
 from crypto.master_keys import MASTER_KEY_ENV, new_master_keyring
 from crypto.row_mapper import row_identity
 from crypto.store_cipher import KeyringCipher
+from crypto.subject_keys import KeyRemnantError, SubjectKeyTable
 from domain.errors import ConfigurationError, RuleViolationError
 from domain.ledger import Ledger
 from domain.subject import Subject
 from projections.catalog import open_catalog
-from tests.conftest import Store
+from projections.database import ViewDatabase
+from replay.append_only import grant_app_role
+from taizhang.bootstrap import open_ledger
+from tests.conftest import POSTGRES_URL, Store
 from tests.integration.test_ledger_store import (
     ID_NUMBER,
     MOBILE,
@@ -315,3 +323,95 @@ def test_no_mask_of_a_destroyed_subject_remains_in_the_log(store: Store) -> None
     ledger.close()
     for mask in masks.values():
         assert not any(mask.encode("utf-8") in state for state in states)
+
+
+@contextmanager
+def an_older_snapshot(store: Store) -> Iterator[None]:
+    """Another session reading from a snapshot taken now, as a running backup would."""
+    if store.kind == "sqlite":
+        conn = sqlite3.connect(store.settings.sqlite_path, isolation_level=None)
+        conn.execute("BEGIN")
+        conn.execute("SELECT COUNT(*) FROM subject_keys").fetchone()
+        try:
+            yield
+        finally:
+            conn.rollback()
+            conn.close()
+        return
+    with psycopg.connect(POSTGRES_URL) as conn:
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        conn.execute(f"SELECT COUNT(*) FROM {store.schema}.subject_keys").fetchone()
+        try:
+            yield
+        finally:
+            conn.rollback()
+
+
+def test_a_snapshot_older_than_the_destruction_is_reported_and_approving_again_purges(
+    store: Store,
+) -> None:
+    ledger = store.open()
+    sealer = sealer_of(ledger)
+    sealer.keys.purge_wait_seconds = 0.5
+    subject_id = make_subject(ledger)
+    data_key, wrapped = key_material(ledger, subject_id)
+    request = ledger.request_destruction(subject_id, "reason", ctx(T0, "staff-1"))
+
+    with an_older_snapshot(store):
+        with pytest.raises(KeyRemnantError, match="approve the destruction again"):
+            ledger.approve_destruction(request["id"], ctx(T0 + H, "lead-2"))
+        assert ledger.subject(subject_id).is_destroyed  # recorded, and the key row is gone ...
+        assert sealer.keys.get(UUID(subject_id)) is None
+        assert sealer.is_destroyed(UUID(subject_id))
+        assert wrapped in stored_bytes(store)  # ... but an old copy is still in the files
+
+    again = ledger.approve_destruction(request["id"], ctx(T0 + 2 * H, "lead-2"))
+    assert again["status"] == "destroyed"
+    assert_nothing_of_the_subject_is_stored(store, data_key, wrapped)
+    ledger.close()
+
+
+@pytest.mark.postgres
+def test_a_service_role_that_does_not_own_the_key_table_is_told_so_not_falsely_reassured(
+    postgres_store: Store,
+) -> None:
+    """PostgreSQL lets only a table's owner VACUUM it, and skips it for others with a warning."""
+    store = postgres_store
+    role = f"tz_app_{uuid4().hex[:8]}"
+    owner_ledger = store.open()
+    grant_app_role(ViewDatabase(owner_ledger), role)
+    owner_ledger.close()
+    as_app = dataclasses.replace(
+        store.settings,
+        database_url=f"postgresql://{role}@127.0.0.1:5432/test?schema={store.schema}",
+    )
+    try:
+        ledger = open_ledger(as_app)
+        subject_id = make_subject(ledger)
+        data_key, wrapped = key_material(ledger, subject_id)
+        request = ledger.request_destruction(subject_id, "reason", ctx(T0, "staff-1"))
+        with pytest.raises(KeyRemnantError, match="does not own the key table"):
+            ledger.approve_destruction(request["id"], ctx(T0 + H, "lead-2"))
+        assert wrapped in stored_bytes(store)
+
+        store.sql(f"ALTER TABLE {store.schema}.subject_keys OWNER TO {role}")
+        ledger.approve_destruction(request["id"], ctx(T0 + 2 * H, "lead-2"))
+        assert_nothing_of_the_subject_is_stored(store, data_key, wrapped)
+        ledger.close()
+    finally:
+        store.sql(f"DROP OWNED BY {role}")
+        store.sql(f"DROP ROLE IF EXISTS {role}")
+
+
+def test_without_the_purge_the_scan_would_find_the_deleted_key(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A control: deleting the row is not enough, the database keeps an old copy of it."""
+    ledger = store.open()
+    subject_id = make_subject(ledger)
+    _, wrapped = key_material(ledger, subject_id)
+    monkeypatch.setattr(SubjectKeyTable, "purge", lambda self, subject_id=None, after=None: None)
+    request_and_approve(ledger, subject_id)
+    assert sealer_of(ledger).keys.get(UUID(subject_id)) is None
+    assert wrapped in stored_bytes(store)
+    ledger.close()
