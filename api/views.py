@@ -51,8 +51,8 @@ def item_receipt(receipt: Mapping[str, Any]) -> dict[str, Any]:
     return shown
 
 
-def subject_view(subject: Subject) -> dict[str, Any]:
-    masked = subject.masked
+def subject_view(subject: Subject, masked: Mapping[str, str]) -> dict[str, Any]:
+    """The masked view; ``masked`` comes from ``Ledger.masks`` (sealed like the fields)."""
     return {
         "id": str(subject.id),
         "kind": subject.kind,

@@ -25,7 +25,7 @@ import base64
 import binascii
 import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -136,6 +136,21 @@ class EnvelopeSealer(FieldSealer):
         """Seal each field with the subject's data key, creating and storing the key if new."""
         data_key = self._key_for_sealing(subject_id)
         return {name: seal_field(data_key, subject_id, name, v) for name, v in fields.items()}
+
+    def seal_new(
+        self, subjects: Sequence[tuple[UUID, Mapping[str, str]]]
+    ) -> list[dict[str, str]]:
+        """Seal many new subjects' fields; their keys go to the table in one transaction."""
+        master = self.master.current
+        created = datetime.now(UTC).isoformat()
+        keys, sealed = [], []
+        for subject_id, fields in subjects:
+            data_key = new_data_key()
+            keys.append(WrappedKey(str(subject_id), wrap_data_key(master, subject_id, data_key),
+                                   master.key_id, created))
+            sealed.append({n: seal_field(data_key, subject_id, n, v) for n, v in fields.items()})
+        self.keys.insert_new(keys)
+        return sealed
 
     def unseal(self, subject_id: UUID, sealed: Mapping[str, str]) -> dict[str, str]:
         """The plaintext fields; :class:`SubjectDataDestroyedError` once the key is gone."""

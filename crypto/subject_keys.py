@@ -30,18 +30,16 @@ needs nothing from ``projections``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import PersistenceError
-from eventsourcing.postgres import PostgresDatastore
-from eventsourcing.sqlite import SQLiteDatastore
 
-from domain.errors import ConfigurationError, TaizhangError
+from domain.errors import ConfigurationError, PersonalDataDestroyedError, TaizhangError
 
 PURGE_WAIT_SECONDS = 30.0
 PURGE_PAUSE_SECONDS = 0.05
@@ -68,6 +66,8 @@ class KeyCursor(Protocol):
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> None: ...
 
+    def executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
     def fetchone(self) -> Mapping[str, Any] | None: ...
 
     def fetchall(self) -> list[Mapping[str, Any]]: ...
@@ -83,7 +83,7 @@ class KeyDatabase(Protocol):
     def outside_transaction(self) -> AbstractContextManager[KeyCursor]: ...
 
 
-class SubjectDataDestroyedError(TaizhangError):
+class SubjectDataDestroyedError(PersonalDataDestroyedError):
     """The subject's data key was destroyed (or is missing): its sealed fields are gone.
 
     HTTP: 410 Gone. ``destroyed`` tells a recorded destruction from a key that
@@ -227,6 +227,18 @@ class SubjectKeyTable:
             row = cur.fetchone()
         assert row is not None
         return _wrapped(row)
+
+    def insert_new(self, keys: Sequence[WrappedKey]) -> None:
+        """Store the keys of new subjects in one transaction (the bulk path's batch).
+
+        The subjects are new (fresh ids), so nothing can conflict or be destroyed.
+        """
+        with self.db.transaction() as cur:
+            cur.executemany(
+                "INSERT INTO {schema}subject_keys "
+                "(subject_id, wrapped, master_key_id, created_at) VALUES (?, ?, ?, ?)",
+                [(k.subject_id, k.wrapped, k.master_key_id, k.created_at) for k in keys],
+            )
 
     def delete(self, subject_id: UUID, at: datetime | None = None) -> bool:
         """Delete the subject's key, remember the destruction, purge old copies.
@@ -378,60 +390,3 @@ def _wrapped(row: Mapping[str, Any]) -> WrappedKey:
         master_key_id=str(row["master_key_id"]),
         created_at=str(row["created_at"]),
     )
-
-
-# -- the ledger's own database ------------------------------------------------------------
-class _Cursor:
-    """Adapts an eventsourcing cursor (sqlite3 or psycopg) to :class:`KeyCursor`."""
-
-    def __init__(self, raw: Any, dialect: str, schema: str) -> None:
-        self._raw = getattr(raw, "sqlite_cursor", raw)
-        self._dialect = dialect
-        self._schema = schema
-
-    def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
-        sql = statement.replace("{schema}", self._schema)
-        if self._dialect == "postgresql" and params:
-            sql = sql.replace("?", "%s")
-        self._raw.execute(sql, tuple(params)) if params else self._raw.execute(sql)
-
-    def fetchone(self) -> Mapping[str, Any] | None:
-        row = self._raw.fetchone()
-        return dict(row) if row is not None else None
-
-    def fetchall(self) -> list[Mapping[str, Any]]:
-        return [dict(row) for row in self._raw.fetchall()]
-
-
-class DatastoreKeyDatabase:
-    """:class:`KeyDatabase` over the datastore of the ledger's recorder."""
-
-    def __init__(self, datastore: Any) -> None:
-        self._datastore = datastore
-        if isinstance(datastore, PostgresDatastore):
-            self.dialect = "postgresql"
-            self._schema = f"{datastore.schema}."
-        elif isinstance(datastore, SQLiteDatastore):
-            self.dialect = "sqlite"
-            self._schema = ""
-        else:
-            raise TypeError(f"the key table needs SQLite or PostgreSQL, not {type(datastore)}")
-
-    @contextmanager
-    def transaction(self, *, commit: bool = True) -> Iterator[KeyCursor]:
-        with self._datastore.transaction(commit=commit) as raw:
-            yield _Cursor(raw, self.dialect, self._schema)
-
-    @contextmanager
-    def outside_transaction(self) -> Iterator[KeyCursor]:
-        """An autocommit cursor: VACUUM (PostgreSQL) and checkpoints (SQLite) need one."""
-        if self.dialect == "postgresql":
-            with self._datastore.get_connection() as conn:
-                yield _Cursor(conn.cursor(), self.dialect, self._schema)
-            return
-        with self._datastore.get_connection(commit=True) as conn:
-            cursor = conn.cursor()
-            try:
-                yield _Cursor(cursor, self.dialect, self._schema)
-            finally:
-                cursor.sqlite_cursor.close()

@@ -80,6 +80,12 @@ class IdempotencyConflictError(ConflictError):
     code = "idempotency_key_reused"
 
 
+class PersonalDataDestroyedError(TaizhangError):
+    """A subject's personal data was destroyed (crypto-shredded): it cannot be read (410)."""
+
+    code = "subject_data_destroyed"
+
+
 class CalendarYearUnknownError(TaizhangError):
     """No source knows the working days of this year; guessing is not allowed."""
 

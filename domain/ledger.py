@@ -13,11 +13,11 @@ The storage, the cipher and the transcoder come from the environment that
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
@@ -33,12 +33,13 @@ from domain.errors import (
     IdempotencyConflictError,
     InvalidInputError,
     NotFoundError,
+    PersonalDataDestroyedError,
     RuleViolationError,
 )
 from domain.people import Credential, User, credential_id, token_digest
 from domain.service_case import ServiceCase
 from domain.sla import SlaClock, SlaPolicy
-from domain.subject import Subject, masks_for, validate_subject_fields
+from domain.subject import MASK_PREFIX, Subject, masks_for, validate_subject_fields
 from domain.ticket import Ticket
 from domain.values import require_aware
 from domain.work_item import WorkItem
@@ -56,6 +57,19 @@ class Idempotency:
 
     key: str
     fingerprint: str
+
+
+@dataclass(frozen=True)
+class NewSubject:
+    """A validated subject about to be registered (fields still in plain text)."""
+
+    kind: str
+    fields: Mapping[str, str]
+    at: datetime
+    id: UUID = field(default_factory=uuid4)
+
+    def masks(self) -> dict[str, str]:
+        return masks_for(self.kind, dict(self.fields))
 
 
 @dataclass(frozen=True)
@@ -80,6 +94,10 @@ class FieldSealer:
 
     def unseal(self, subject_id: UUID, sealed: Mapping[str, str]) -> dict[str, str]:
         return dict(sealed)
+
+    def seal_new(self, subjects: Sequence[tuple[UUID, Mapping[str, str]]]) -> list[dict[str, str]]:
+        """Seal the fields of many new subjects at once (the bulk path: one key batch)."""
+        return [self.seal(subject_id, fields) for subject_id, fields in subjects]
 
     # -- crypto-shredding (docs/adr/20261129-crypto-shredding.md) --------------------------
     def destroy(self, subject_id: UUID) -> None:
@@ -251,25 +269,58 @@ class Ledger(Application[UUID]):
         """Validate and seal a subject's personal fields; nothing is stored if any is bad."""
         earlier = self.replayed(ctx)
         if earlier is not None:
-            return earlier
+            return self.subject_receipt(self.subject(earlier["id"]))
         subject_kind, fields = validate_subject_fields(kind, name, id_number, mobile, uscc)
-        subject = self.new_subject(subject_kind, fields, self._at(ctx), ctx.actor)
-        return self._commit(ctx, subject_receipt(subject), subject)
+        spec = NewSubject(subject_kind, fields, self._at(ctx))
+        subject = self.new_subjects([spec], ctx.actor)[0]
+        # The stored first answer names the subject only: masks must not outlive its key.
+        self._commit(ctx, {"id": str(subject.id), "kind": subject.kind}, subject)
+        return self.subject_receipt(subject)
 
-    def new_subject(self, kind: str, fields: Mapping[str, str], at: datetime, by: str) -> Subject:
-        """An unsaved subject with sealed fields (also used by bulk import)."""
-        subject_id = Subject.create_id()
-        sealed = self.services.sealer.seal(subject_id, fields)
-        subject = Subject._create(
-            Subject.Registered,
-            id=subject_id,
-            kind=kind,
-            sealed=sealed,
-            masked=masks_for(kind, dict(fields)),
-            at=at,
-            by=by,
-        )
-        return subject
+    def new_subjects(self, specs: Sequence[NewSubject], by: str) -> list[Subject]:
+        """Unsaved subjects with sealed fields and masks; their keys stored in one batch."""
+        plain = [
+            (spec.id, {**spec.fields, **{MASK_PREFIX + k: v for k, v in spec.masks().items()}})
+            for spec in specs
+        ]
+        made = []
+        for spec, sealed in zip(specs, self.services.sealer.seal_new(plain), strict=True):
+            fields = {k: v for k, v in sealed.items() if not k.startswith(MASK_PREFIX)}
+            masks = {
+                k[len(MASK_PREFIX) :]: v for k, v in sealed.items() if k.startswith(MASK_PREFIX)
+            }
+            made.append(
+                Subject._create(
+                    Subject.Registered, id=spec.id, kind=spec.kind, sealed=fields,
+                    sealed_masks=masks, at=spec.at, by=by,
+                )
+            )
+        return made
+
+    def masks(self, subject: Subject) -> dict[str, str]:
+        """The subject's display masks; like its fields, unreadable once destroyed."""
+        if subject.is_destroyed:
+            return {field: "***" for field in subject.sealed_masks}
+        try:
+            opened = self.services.sealer.unseal(
+                subject.id, {MASK_PREFIX + k: v for k, v in subject.sealed_masks.items()}
+            )
+        except PersonalDataDestroyedError:
+            return {field: "***" for field in subject.sealed_masks}
+        return {k[len(MASK_PREFIX) :]: v for k, v in opened.items()}
+
+    def subject_receipt(self, subject: Subject) -> Receipt:
+        """What registering a subject answers: its id, kind and masks."""
+        masks = self.masks(subject)
+        return {
+            "id": str(subject.id),
+            "kind": subject.kind,
+            "name_masked": masks.get("name"),
+            "id_number_masked": masks.get("id_number"),
+            "mobile_masked": masks.get("mobile"),
+            "uscc_masked": masks.get("uscc"),
+            "destroyed": subject.is_destroyed,
+        }
 
     def subject(self, ident: UUID | str) -> Subject:
         return self._load(Subject, ident, "subject")
@@ -476,19 +527,6 @@ class Ledger(Application[UUID]):
 def new_token() -> str:
     """A bearer token with 256 random bits."""
     return "tz_" + secrets.token_urlsafe(32)
-
-
-def subject_receipt(subject: Subject) -> Receipt:
-    masked = subject.masked
-    return {
-        "id": str(subject.id),
-        "kind": subject.kind,
-        "name_masked": masked.get("name"),
-        "id_number_masked": masked.get("id_number"),
-        "mobile_masked": masked.get("mobile"),
-        "uscc_masked": masked.get("uscc"),
-        "destroyed": subject.is_destroyed,
-    }
 
 
 def destruction_receipt(request: DestructionRequest) -> Receipt:

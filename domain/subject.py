@@ -80,16 +80,29 @@ def masks_for(kind: str, fields: dict[str, str]) -> dict[str, str]:
     return masked
 
 
+MASK_PREFIX = "mask:"
+
+
 class Subject(Aggregate):
-    """A person or enterprise; personal fields are held only in sealed form."""
+    """A person or enterprise; personal fields, and even their masks, held only sealed.
+
+    ``sealed`` maps each field to its sealed token; ``sealed_masks`` maps it to
+    its sealed display mask. Both open with the subject's data key, so both are
+    gone once the key is destroyed.
+    """
 
     @event("Registered")
     def __init__(
-        self, kind: str, sealed: dict[str, str], masked: dict[str, str], at: datetime, by: str
+        self,
+        kind: str,
+        sealed: dict[str, str],
+        sealed_masks: dict[str, str],
+        at: datetime,
+        by: str,
     ) -> None:
         self.kind = kind
         self.sealed = sealed
-        self.masked = masked
+        self.sealed_masks = sealed_masks
         self.registered_at = at
         self.registered_by = by
         self.destroyed_at: datetime | None = None
@@ -121,4 +134,3 @@ class Subject(Aggregate):
     def _destroyed(self, request_id: str, at: datetime, by: str) -> None:
         self.destroyed_at = at
         self.destruction_request_id = request_id
-        self.masked = {field: "***" for field in self.masked}

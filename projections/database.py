@@ -74,6 +74,20 @@ class ViewDatabase:
         with self._datastore.transaction(commit=commit) as raw:
             yield ViewCursor(raw, self.dialect, self.schema)
 
+    @contextmanager
+    def outside_transaction(self) -> Iterator[ViewCursor]:
+        """An autocommit cursor: VACUUM (PostgreSQL) and checkpoints (SQLite) need one."""
+        if self.dialect == "postgresql":
+            with self._datastore.get_connection() as conn:
+                yield ViewCursor(conn.cursor(), self.dialect, self.schema)
+            return
+        with self._datastore.get_connection(commit=True) as conn:
+            cursor = conn.cursor()
+            try:
+                yield ViewCursor(cursor, self.dialect, self.schema)
+            finally:
+                cursor.sqlite_cursor.close()
+
     def upsert(self, table: str, key: str, columns: Sequence[str]) -> str:
         """An INSERT that replaces the row with the same ``key`` (both dialects)."""
         names = ", ".join(columns)

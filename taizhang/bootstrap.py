@@ -20,11 +20,12 @@ from crypto.keyfile import create_key_file, load_master_keyring, load_store_keyr
 from crypto.keyring import Keyring
 from crypto.master_keys import MASTER_KEY_ENV, master_keyring_from_env
 from crypto.store_cipher import KEYRING_SETTING
-from crypto.subject_keys import DatastoreKeyDatabase, SubjectKeyTable
+from crypto.subject_keys import SubjectKeyTable
 from domain.calendar import WorkingCalendar, YearSchedule
 from domain.errors import ConfigurationError, InvalidInputError
 from domain.ledger import Context, Ledger, LedgerServices
 from domain.sla import SlaPolicy
+from projections.database import ViewDatabase
 from taizhang.integrity import enforce_append_only, ensure_signing_key
 from taizhang.settings import Settings, postgres_parts
 
@@ -152,8 +153,7 @@ def open_ledger(
 
 def install_sealer(ledger: Ledger, master: Keyring) -> EnvelopeSealer:
     """Seal personal fields with per-subject data keys, after checking the master key."""
-    datastore = ledger.recorder.datastore  # type: ignore[attr-defined]
-    sealer = EnvelopeSealer(master, SubjectKeyTable(DatastoreKeyDatabase(datastore)))
+    sealer = EnvelopeSealer(master, SubjectKeyTable(ViewDatabase(ledger)))
     try:
         sealer.keys.create()
         sealer.check_master()

@@ -17,12 +17,13 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
 from domain.calendar import SHANGHAI, WorkingCalendar
 from domain.errors import CalendarYearUnknownError
-from domain.ledger import CASE_PREFIX, TICKET_PREFIX, Ledger
+from domain.ledger import CASE_PREFIX, TICKET_PREFIX, Ledger, NewSubject
 from domain.people import User
 from domain.service_case import ServiceCase
 from domain.subject import Subject
@@ -82,7 +83,7 @@ class Workload:
         self.rng = rng
         self.scale = scale
         self.now = now
-        self.subjects: list[Subject] = []
+        self.known: list[UUID] = []
         self.staff = self._staff(staff_since or now)
 
     # -- people ----------------------------------------------------------------------------
@@ -97,24 +98,18 @@ class Workload:
             supervisor=user("质量监督员", "quality_supervisor"),
         )
 
-    def new_subjects(self, count: int, at: datetime) -> list[Subject]:
-        made = []
-        for _ in range(count):
-            if self.rng.random() < 0.85:
-                kind, fields = "person", synthetic.person_fields(self.rng)
-            else:
-                kind, fields = "enterprise", synthetic.enterprise_fields(self.rng)
-            made.append(self.ledger.new_subject(kind, fields, at, "system:demo"))
-        self.subjects.extend(made)
-        return made
-
-    def requester(self, at: datetime, fresh: list[Subject]) -> Subject:
-        """Mostly new people, sometimes someone who came before."""
-        if self.subjects and self.rng.random() < 0.3:
-            return self.rng.choice(self.subjects)
-        subject = self.new_subjects(1, at)[0]
-        fresh.append(subject)
-        return subject
+    def requester(self, at: datetime, fresh: list[NewSubject]) -> UUID:
+        """Mostly new people (registered in the day's batch), sometimes someone known."""
+        if self.known and self.rng.random() < 0.3:
+            return self.rng.choice(self.known)
+        if self.rng.random() < 0.85:
+            kind, fields = "person", synthetic.person_fields(self.rng)
+        else:
+            kind, fields = "enterprise", synthetic.enterprise_fields(self.rng)
+        spec = NewSubject(kind, fields, at)
+        fresh.append(spec)
+        self.known.append(spec.id)
+        return spec.id
 
     # -- days --------------------------------------------------------------------------------
     def day(self, day: date) -> Iterator[Aggregate]:
@@ -123,7 +118,7 @@ class Workload:
         share = self.scale / WORKING_DAYS_PER_YEAR * (1.0 if working else 0.05)
         n_tickets = _poisson(self.rng, TICKETS_PER_YEAR * share)
         n_cases = _poisson(self.rng, CASES_PER_YEAR * share)
-        fresh: list[Subject] = []
+        fresh: list[NewSubject] = []
         items: list[Aggregate] = []
         if n_tickets:
             sequence = self.ledger.sequence(TICKET_PREFIX, day)
@@ -135,7 +130,7 @@ class Workload:
             for number in sequence.allocate(n_cases):
                 items.append(self.case(number, self._arrival(day, working), fresh))
             items.append(sequence)
-        yield from fresh
+        yield from self.ledger.new_subjects(fresh, "system:demo")
         yield from items
 
     def _arrival(self, day: date, working: bool) -> datetime:
@@ -157,7 +152,7 @@ class Workload:
         return at <= self.now
 
     # -- one ticket --------------------------------------------------------------------------
-    def ticket(self, number: str, received: datetime, fresh: list[Subject]) -> Ticket:
+    def ticket(self, number: str, received: datetime, fresh: list[NewSubject]) -> Ticket:
         rng = self.rng
         night = received.time() < time(9) or received.time() >= time(17)
         channel = (
@@ -169,7 +164,7 @@ class Workload:
         ticket = Ticket.register(
             number=number,
             channel=channel.value,
-            requester_id=str(requester.id),
+            requester_id=str(requester),
             description=rng.choice(synthetic.TICKET_TOPICS),
             received_at=received,
             by=str(rng.choice(self.staff.handlers).id),
@@ -228,7 +223,7 @@ class Workload:
         return ticket
 
     # -- one case ------------------------------------------------------------------------------
-    def case(self, number: str, received: datetime, fresh: list[Subject]) -> ServiceCase:
+    def case(self, number: str, received: datetime, fresh: list[NewSubject]) -> ServiceCase:
         rng = self.rng
         specialist = rng.choice(self.staff.specialists)
         subject = self.requester(received, fresh)
@@ -236,7 +231,7 @@ class Workload:
         case = ServiceCase.open(
             number=number,
             service_type=rng.choice(list(ServiceType)).value,
-            subject_id=str(subject.id),
+            subject_id=str(subject),
             materials=materials,
             received_at=received,
             by=str(specialist.id),

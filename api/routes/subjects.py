@@ -46,7 +46,10 @@ def create_subject(body: SubjectCreate, ledger: LedgerDep, ctx: CommandContext) 
 def read_subject(subject_id: str, ledger: LedgerDep) -> dict[str, Any]:
     """A subject's masked view, nothing unsealed; if destroyed: when, by which request."""
     subject = ledger.subject(subject_id)
-    return {**subject_view(subject), "destruction_request_id": subject.destruction_request_id}
+    return {
+        **subject_view(subject, ledger.masks(subject)),
+        "destruction_request_id": subject.destruction_request_id,
+    }
 
 
 @router.post(
