@@ -8,7 +8,6 @@ client expects (``If-Match``).
 
 from __future__ import annotations
 
-import hashlib
 from typing import Annotated
 
 import orjson
@@ -82,11 +81,15 @@ def canonical_body(body: bytes) -> bytes:
         raise MalformedJsonError("the request body is not valid JSON") from None
 
 
-def fingerprint(method: str, path: str, body: bytes) -> str:
-    """SHA-256 of ``METHOD PATH\\n`` and the canonical JSON body."""
-    digest = hashlib.sha256(f"{method.upper()} {path}\n".encode())
-    digest.update(canonical_body(body))
-    return digest.hexdigest()
+def fingerprint(ledger: Ledger, method: str, path: str, body: bytes) -> str:
+    """A keyed digest of the method, the path and the canonical JSON body.
+
+    Keyed (by the sealer), because a body can hold personal data and its
+    fingerprint is stored: an unkeyed hash would let a guessed identity be
+    confirmed long after the subject's data was destroyed.
+    """
+    message = f"{method.upper()} {path}\n".encode() + canonical_body(body)
+    return ledger.services.sealer.fingerprint(message)
 
 
 def parse_if_match(value: str | None) -> int | None:
@@ -119,6 +122,7 @@ def parse_idempotency_key(value: str | None) -> str | None:
 async def get_command_context(
     request: Request,
     user: CurrentUser,
+    ledger: LedgerDep,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -141,7 +145,9 @@ async def get_command_context(
     idempotency = None
     if key is not None:
         body = await request.body()
-        idempotency = Idempotency(key, fingerprint(request.method, request.url.path, body))
+        idempotency = Idempotency(
+            key, fingerprint(ledger, request.method, request.url.path, body)
+        )
     return Context(actor=str(user.id), idempotency=idempotency, expected_version=expected)
 
 

@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from crypto.subject_keys import KeyRemnantError
 from domain.errors import (
     AuthenticationError,
     CalendarYearUnknownError,
@@ -23,6 +24,7 @@ from domain.errors import (
     InvalidInputError,
     NotFoundError,
     PermissionDeniedError,
+    PersonalDataDestroyedError,
     RuleViolationError,
     TaizhangError,
 )
@@ -51,7 +53,9 @@ STATUS: dict[type[TaizhangError], int] = {
     ConflictError: 409,
     RuleViolationError: 409,
     InvalidInputError: 422,
-    CalendarYearUnknownError: 422,
+    PersonalDataDestroyedError: 410,
+    CalendarYearUnknownError: 503,  # the server's calendar lacks a year: configuration
+    KeyRemnantError: 503,
     ServiceUnavailableError: 503,
     TaizhangError: 500,
 }
@@ -71,8 +75,6 @@ def field_of(exc: TaizhangError) -> str | None:
     """The input an error blames, if any."""
     if isinstance(exc, InvalidInputError):
         return exc.field
-    if isinstance(exc, CalendarYearUnknownError):
-        return "received_at"
     return None
 
 

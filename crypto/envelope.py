@@ -24,13 +24,17 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import hashlib
+import hmac
 import os
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from uuid import UUID
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from crypto.keyring import Keyring, StoreKey
 from crypto.subject_keys import (
@@ -131,11 +135,25 @@ class EnvelopeSealer(FieldSealer):
     def __init__(self, master: Keyring, keys: SubjectKeyTable) -> None:
         self.master = master
         self.keys = keys
+        self._fingerprint_key: bytes | None = None
 
     def seal(self, subject_id: UUID, fields: Mapping[str, str]) -> dict[str, str]:
         """Seal each field with the subject's data key, creating and storing the key if new."""
         data_key = self._key_for_sealing(subject_id)
         return {name: seal_field(data_key, subject_id, name, v) for name, v in fields.items()}
+
+    def fingerprint(self, message: bytes) -> str:
+        """HMAC-SHA256 of a request under a key derived from the current master key.
+
+        Rotating the master key (and destroying the old one) makes every older
+        fingerprint unverifiable, like every older wrapped data key.
+        """
+        if self._fingerprint_key is None:
+            self._fingerprint_key = HKDF(
+                algorithm=hashes.SHA256(), length=32, salt=None,
+                info=b"taizhang/request-fingerprint/1",
+            ).derive(self.master.current.secret)
+        return hmac.new(self._fingerprint_key, message, hashlib.sha256).hexdigest()
 
     def seal_new(
         self, subjects: Sequence[tuple[UUID, Mapping[str, str]]]

@@ -99,6 +99,12 @@ class CalendarYearUnknownError(TaizhangError):
         self.year = year
 
 
+class ClockStartUnknownError(InvalidInputError):
+    """A caller-given start time lies in a year the working calendar does not know."""
+
+    code = "calendar_year_unknown"
+
+
 class AuthenticationError(TaizhangError):
     """No bearer token, or one that matches no active credential."""
 

@@ -12,6 +12,7 @@ The storage, the cipher and the transcoder come from the environment that
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ from domain.calendar import WorkingCalendar
 from domain.destruction import DestructionRequest
 from domain.errors import (
     AuthenticationError,
+    CalendarYearUnknownError,
+    ClockStartUnknownError,
     ConcurrentWriteError,
     IdempotencyConflictError,
     InvalidInputError,
@@ -94,6 +97,10 @@ class FieldSealer:
 
     def unseal(self, subject_id: UUID, sealed: Mapping[str, str]) -> dict[str, str]:
         return dict(sealed)
+
+    def fingerprint(self, message: bytes) -> str:
+        """A digest of a request, for idempotency records (keyed by the real sealer)."""
+        return hashlib.sha256(message).hexdigest()
 
     def seal_new(self, subjects: Sequence[tuple[UUID, Mapping[str, str]]]) -> list[dict[str, str]]:
         """Seal the fields of many new subjects at once (the bulk path: one key batch)."""
@@ -397,7 +404,7 @@ class Ledger(Application[UUID]):
             return earlier
         received = require_aware(received_at, "received_at") if received_at else self._at(ctx)
         requester = self._requester(requester_id, "requester_id")
-        self.sla.calendar.check_known(received)
+        self._check_clock_start(received, given=received_at is not None)
 
         def make(number: str) -> Ticket:
             return Ticket.register(
@@ -410,6 +417,19 @@ class Ledger(Application[UUID]):
             )
 
         return self._allocate_and_save(ctx, TICKET_PREFIX, received, make, self.item_receipt)
+
+    def _check_clock_start(self, received: datetime, *, given: bool) -> None:
+        """A clock cannot start in a year the calendar lacks.
+
+        A ``received_at`` the caller gave is bad input (422); the service's own
+        clock in such a year is a configuration gap (the error itself, 503).
+        """
+        try:
+            self.sla.calendar.check_known(received)
+        except CalendarYearUnknownError as exc:
+            if given:
+                raise ClockStartUnknownError("received_at", exc.message) from None
+            raise
 
     def _requester(self, ident: str, field_name: str) -> Subject:
         try:
@@ -444,7 +464,7 @@ class Ledger(Application[UUID]):
             return earlier
         received = require_aware(received_at, "received_at") if received_at else self._at(ctx)
         subject = self._requester(subject_id, "subject_id")
-        self.sla.calendar.check_known(received)
+        self._check_clock_start(received, given=received_at is not None)
 
         def make(number: str) -> ServiceCase:
             return ServiceCase.open(

@@ -7,7 +7,6 @@ start rather than at the first read.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +17,7 @@ import psycopg
 from crypto.envelope import EnvelopeSealer
 from crypto.keyfile import create_key_file, load_master_keyring, load_store_keyring
 from crypto.keyring import Keyring
-from crypto.master_keys import MASTER_KEY_ENV, master_keyring_from_env
+from crypto.master_keys import master_keyring_from_env
 from crypto.store_cipher import KEYRING_SETTING
 from crypto.subject_keys import SubjectKeyTable
 from domain.calendar import WorkingCalendar, YearSchedule
@@ -40,11 +39,8 @@ def store_keyring(settings: Settings) -> Keyring:
 
 
 def master_key_setting(settings: Settings) -> str | None:
-    """The base64 master key from the environment, if one is given there.
-
-    ``Settings`` has no field for it yet; until it does, it is read here.
-    """
-    return getattr(settings, "master_key", None) or os.environ.get(MASTER_KEY_ENV) or None
+    """The base64 master key from the environment (``TAIZHANG_MASTER_KEY``), if given there."""
+    return settings.master_key
 
 
 def master_keyring(settings: Settings) -> Keyring:

@@ -26,6 +26,7 @@ class Settings:
     database_url: str | None = None
     store_key: str | None = None  # base64 AES-256 key from the environment, instead of a file
     signing_key: str | None = None  # base64 Ed25519 secret from the environment, instead of a file
+    master_key: str | None = None  # base64 AES-256 master key from the environment
     host: str = "127.0.0.1"
     port: int = 8000
     seal_interval_events: int = 1000
@@ -39,6 +40,7 @@ class Settings:
             database_url=env.get("TAIZHANG_DATABASE_URL") or None,
             store_key=env.get("TAIZHANG_STORE_KEY") or None,
             signing_key=env.get("TAIZHANG_SIGNING_KEY") or None,
+            master_key=env.get("TAIZHANG_MASTER_KEY") or None,
             host=env.get("TAIZHANG_HOST") or "127.0.0.1",
             port=_int(env.get("TAIZHANG_PORT"), 8000, "TAIZHANG_PORT"),
         )

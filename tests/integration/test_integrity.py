@@ -263,7 +263,8 @@ def test_the_sealer_signs_after_n_events(store: Store) -> None:
     if ledger.log_length() - sealer.tree.size < 50:
         pytest.skip("demo produced fewer than 50 events")
     head = sealer.seal_once()
-    assert head is not None and head.tree_size == ledger.log_length()
+    assert head is not None
+    assert head.tree_size == ledger.log_length()
     assert sealer.seal_once() is None  # nothing new: no new head
     ledger.close()
 

@@ -13,6 +13,7 @@ import dataclasses
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -40,6 +41,7 @@ from projections.catalog import open_catalog
 from projections.database import ViewDatabase
 from replay.append_only import grant_app_role
 from taizhang.bootstrap import open_ledger
+from taizhang.settings import Settings
 from tests.conftest import POSTGRES_URL, Store
 from tests.integration.test_ledger_store import (
     ID_NUMBER,
@@ -292,19 +294,26 @@ def test_a_missing_master_key_stops_the_service_with_a_clear_message(store: Stor
 
 
 def test_a_master_key_from_the_environment_must_be_the_one_that_wrapped_the_keys(
-    store: Store, monkeypatch: pytest.MonkeyPatch
+    store: Store,
 ) -> None:
+    from_file = store.settings
     env_key = base64.b64encode(bytes(range(32))).decode()
-    monkeypatch.setenv(MASTER_KEY_ENV, env_key)
+    store.settings = Settings.from_env(
+        {
+            MASTER_KEY_ENV: env_key,
+            "TAIZHANG_DATA_DIR": str(from_file.data_dir),
+            "TAIZHANG_DATABASE_URL": from_file.database_url or "",
+        }
+    )
     ledger = store.open()
     subject_id = make_subject(ledger)
     assert sealer_of(ledger).keys.get(UUID(subject_id)).master_key_id == "env-master"  # type: ignore[union-attr]
     ledger.close()
     store.open().close()  # the same key opens it again
-    monkeypatch.setenv(MASTER_KEY_ENV, base64.b64encode(bytes(32)).decode())
+    store.settings = replace(store.settings, master_key=base64.b64encode(bytes(32)).decode())
     with pytest.raises(ConfigurationError, match="cannot unwrap"):
         store.open()
-    monkeypatch.delenv(MASTER_KEY_ENV)
+    store.settings = from_file
     with pytest.raises(ConfigurationError, match="not in the key file"):
         store.open()  # the file's master key did not wrap this subject's key
 
@@ -375,8 +384,10 @@ def test_a_service_role_that_does_not_own_the_key_table_is_told_so_not_falsely_r
     store = postgres_store
     role = f"tz_app_{uuid4().hex[:8]}"
     owner_ledger = store.open()
-    grant_app_role(ViewDatabase(owner_ledger), role)
+    grant_app_role(ViewDatabase(owner_ledger), role)  # makes the role the key table's owner
     owner_ledger.close()
+    store.sql(f"ALTER TABLE {store.schema}.subject_keys OWNER TO postgres")  # as if it had not
+    store.sql(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {store.schema}.subject_keys TO {role}")
     as_app = dataclasses.replace(
         store.settings,
         database_url=f"postgresql://{role}@127.0.0.1:5432/test?schema={store.schema}",
