@@ -192,9 +192,13 @@ class Workload:
             at = self._later(at, rng.randint(10, 60) * MINUTE)
             if not self._happened(at):
                 return ticket
+            successor = str(handlers[1].id)
+            # A complex ticket keeps a team: the previous assignee stays on it.
+            keep = [m for m in [*ticket.team, ticket.assignee or ""] if m and m != successor]
             ticket.assign(
-                assignee=str(handlers[1].id),
+                assignee=successor,
                 reason="原承办人请假，转派",
+                team=keep if complexity is Complexity.COMPLEX else [],
                 at=at,
                 by=str(self.staff.lead.id),
             )
