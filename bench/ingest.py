@@ -20,7 +20,6 @@ Run: ``./dev bench ingest`` or ``python bench/ingest.py [--store sqlite|postgres
 from __future__ import annotations
 
 import argparse
-import contextlib
 import math
 import os
 import random
@@ -28,7 +27,7 @@ import statistics
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as clock_time
@@ -38,9 +37,7 @@ import common
 from eventsourcing.domain import Aggregate, event
 
 from domain.calendar import SHANGHAI, WorkingCalendar
-from domain.errors import RuleViolationError
 from domain.ledger import Context, Ledger
-from domain.ticket import Ticket
 from taizhang import synthetic
 from taizhang.bootstrap import initialise, open_ledger
 from taizhang.demo import run_demo
@@ -253,48 +250,13 @@ class BulkResult:
     scale: float
     demo_events: int
     stats: Any = None
-    workarounds: int = 0
     subject_seconds: float = 0.0
     subject_method: str = "-"
 
 
-@contextlib.contextmanager
-def demo_reassignment_workaround(counter: dict[str, int]) -> Iterator[None]:
-    """Work around taizhang/demo.py reassigning a complex ticket without its team.
-
-    ``Workload.ticket`` reassigns 5% of tickets with ``ticket.assign(assignee=..., reason=...)``
-    and no ``team``; for a complex ticket (10%) the domain rightly refuses
-    (``ticket.assign.complex_requires_team``), so any run with more than a few hundred
-    tickets dies. While run_demo runs, such a refused call is retried once with the
-    ticket's team carried over (the old assignee joins it), which is what a fixed demo
-    would record. Calls that succeed are untouched, so once demo.py is fixed this never
-    fires; the output reports how often it did.
-    """
-    original = Ticket.assign
-
-    def assign(self: Ticket, **kwargs: Any) -> None:
-        try:
-            original(self, **kwargs)
-        except RuleViolationError as exc:
-            if exc.rule != "ticket.assign.complex_requires_team" or self.assignee is None:
-                raise
-            if kwargs.get("team"):
-                raise
-            counter["workarounds"] += 1
-            team = [m for m in [*self.team, self.assignee] if m != kwargs["assignee"]]
-            original(self, **{**kwargs, "team": team})
-
-    Ticket.assign = assign  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        Ticket.assign = original  # type: ignore[method-assign]
-
-
 def bulk_path(kind: str, scale: float, profile: bool = False) -> BulkResult:
     """run_demo on a fresh store; the whole call is timed (generation and saving)."""
-    workaround = {"workarounds": 0}
-    with common.fresh_store(kind) as store, demo_reassignment_workaround(workaround):
+    with common.fresh_store(kind) as store:
         ledger, _ = open_fresh_ledger(store, lambda: DEMO_NOW)
         try:
             counts = {"transactions": 0, "aggregates": 0, "seconds": 0.0, "subject_seconds": 0.0}
@@ -349,7 +311,6 @@ def bulk_path(kind: str, scale: float, profile: bool = False) -> BulkResult:
                 scale,
                 demo_events,
                 stats,
-                workaround["workarounds"],
                 counts["subject_seconds"],
                 subject_method or "-",
             )
@@ -587,12 +548,6 @@ def print_store_details(r: StoreReport, args: argparse.Namespace) -> None:
             f"ledger.{run.subject_method} (masks, sealing personal fields, data keys), "
             f"the rest building tickets and cases"
         )
-        if run.workarounds:
-            print(
-                f"  note: taizhang/demo.py reassigned {run.workarounds} complex ticket(s) "
-                "without a team; the benchmark carried the team over (see "
-                "demo_reassignment_workaround)"
-            )
     in_save = statistics.mean(
         s / t.seconds for s, t in zip(r.raw_batched_save_s, r.raw_batched, strict=True)
     )

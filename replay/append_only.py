@@ -13,14 +13,13 @@ import re
 
 from domain.errors import ConfigurationError
 from projections.database import ViewCursor, ViewDatabase
+from replay.leaf_log import leaf_table_ddl
 from replay.records import POSTGRES_EVENTS, SQLITE_EVENTS
 
 INTEGRITY_DDL = (
     "CREATE TABLE IF NOT EXISTS {schema}tree_heads ("
     "tree_size BIGINT PRIMARY KEY, root_hash {blob} NOT NULL, timestamp_ms BIGINT NOT NULL, "
     "key_id TEXT NOT NULL, signature {blob} NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS {schema}merkle_leaves ("
-    "tree_index BIGINT PRIMARY KEY, position BIGINT NOT NULL UNIQUE, leaf_hash {blob} NOT NULL)",
 )
 PROTECTED = ("tree_heads", "merkle_leaves")
 _ROLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -35,6 +34,7 @@ def create_integrity_tables(cur: ViewCursor) -> None:
     blob = "BLOB" if cur.dialect == "sqlite" else "BYTEA"
     for statement in INTEGRITY_DDL:
         cur.execute(statement.replace("{blob}", blob))
+    cur.execute(leaf_table_ddl("{schema}", blob))
 
 
 def _sqlite_triggers(table: str) -> list[str]:

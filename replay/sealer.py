@@ -1,10 +1,11 @@
 """The sealer: follows the log, keeps its Merkle tree, and signs tree heads.
 
-Each stored event becomes a leaf (``crypto.leaf``); leaf hashes are kept in the
-append-only ``merkle_leaves`` table (tree index → position → hash), so a
-restart reloads the tree instead of rehashing the log, and ``taizhang verify``
-can name the first bad position. A head is signed when ``every_events`` leaves
-are waiting or the oldest waiting leaf is ``every_seconds`` old.
+Each stored event becomes a leaf (``crypto.leaf``) whose hash the event
+recorder appends to the leaf log in the event's own transaction
+(``replay.leaf_log``); the sealer follows that log, keeps the tree in memory
+and signs heads. ``taizhang verify`` recomputes every leaf from the rows. A
+head is signed when ``every_events`` leaves are waiting or the oldest waiting
+leaf is ``every_seconds`` old.
 """
 
 from __future__ import annotations
@@ -15,20 +16,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from crypto.leaf import record_leaf_hash
 from crypto.merkle import MerkleTree
 from crypto.signing import HeadSigner, TreeHead
 from domain.errors import NotFoundError, TaizhangError
 from domain.ledger import Ledger
 from projections.database import ViewDatabase
 from replay.append_only import create_integrity_tables
-from replay.records import iter_records
+from replay.leaf_log import split_hashes, unpack_positions
 
 logger = logging.getLogger(__name__)
-
-
-class SealerConflictError(TaizhangError):
-    """Another sealer appended the same leaves first; reload and go on."""
 
 
 @dataclass(frozen=True)
@@ -71,23 +67,32 @@ def load_heads(db: ViewDatabase) -> list[TreeHead]:
     ]
 
 
-def load_leaves(db: ViewDatabase, page: int = 50_000) -> tuple[list[int], list[bytes]]:
-    """(positions, leaf hashes) of the sealed leaves, in tree order."""
+def load_leaves(db: ViewDatabase, first: int = 0) -> tuple[list[int], list[bytes]]:
+    """(positions, leaf hashes) of the leaves from index ``first`` on, in tree order."""
     positions: list[int] = []
     hashes: list[bytes] = []
-    while True:
-        with db.transaction(commit=False) as cur:
-            cur.execute(
-                "SELECT tree_index, position, leaf_hash FROM {schema}merkle_leaves "
-                "WHERE tree_index >= ? ORDER BY tree_index LIMIT ?",
-                (len(positions), page),
-            )
-            rows = cur.fetchall()
-        for row in rows:
-            positions.append(int(row["position"]))
-            hashes.append(bytes(row["leaf_hash"]))
-        if len(rows) < page:
-            return positions, hashes
+    with db.transaction(commit=False) as cur:
+        cur.execute(
+            "SELECT first_index, leaf_count, positions, hashes FROM {schema}merkle_leaves "
+            "WHERE first_index + leaf_count > ? ORDER BY first_index",
+            (first,),
+        )
+        rows = cur.fetchall()
+    for row in rows:
+        start = int(row["first_index"])
+        if start != first + len(positions):
+            raise LeafLogGapError(first + len(positions), start)
+        skip = max(0, first - start)
+        positions.extend(unpack_positions(bytes(row["positions"]))[skip:])
+        hashes.extend(split_hashes(bytes(row["hashes"]))[skip:])
+    return positions, hashes
+
+
+class LeafLogGapError(TaizhangError):
+    """The leaf log skips leaf indexes: rows were removed from it."""
+
+    def __init__(self, expected: int, found: int) -> None:
+        super().__init__(f"the leaf log jumps from leaf {expected} to leaf {found}")
 
 
 class Sealer:
@@ -125,48 +130,20 @@ class Sealer:
             self.latest = heads[-1] if heads else None
 
     # -- following the log -----------------------------------------------------------------
-    def append_leaves(self, limit: int = 50_000) -> int:
-        """Hash the events stored since the last leaf and append them (one transaction)."""
+    def catch_up(self) -> int:
+        """Extend the tree with the leaves the recorders appended since; return how many."""
         with self._lock:
-            after = self.positions[-1] if self.positions else 0
-            records = []
-            for record in iter_records(self.db, after=after):
-                records.append(record)
-                if len(records) >= limit:
-                    break
-            if not records:
+            positions, hashes = load_leaves(self.db, self.tree.size)
+            if not hashes:
                 return 0
             start = self.tree.size
-            hashes = [record_leaf_hash(r) for r in records]
-            rows = [
-                (start + i, r.position, h)
-                for i, (r, h) in enumerate(zip(records, hashes, strict=True))
-            ]
-            try:
-                with self.db.transaction() as cur:
-                    cur.executemany(
-                        "INSERT INTO {schema}merkle_leaves (tree_index, position, leaf_hash) "
-                        "VALUES (?, ?, ?)",
-                        rows,
-                    )
-            except Exception as exc:  # a unique violation: another sealer got there first
-                self.reload()
-                raise SealerConflictError(f"another sealer appended leaves: {exc}") from None
             self.tree.extend(hashes)
-            for index, position, _ in rows:
-                self._index_of[position] = index
-            self.positions.extend(r.position for r in records)
+            for offset, position in enumerate(positions):
+                self._index_of[position] = start + offset
+            self.positions.extend(positions)
             if self._waiting_since is None:
                 self._waiting_since = self.clock()
-            return len(records)
-
-    def catch_up(self) -> int:
-        total = 0
-        while True:
-            added = self.append_leaves()
-            total += added
-            if not added:
-                return total
+            return len(hashes)
 
     def unsigned(self) -> int:
         return self.tree.size - (self.latest.tree_size if self.latest else 0)
@@ -201,10 +178,7 @@ class Sealer:
 
     def seal_once(self, *, force: bool = False) -> TreeHead | None:
         """Follow the log, then sign if the policy (or ``force``) says so."""
-        try:
-            self.catch_up()
-        except SealerConflictError:
-            self.catch_up()
+        self.catch_up()
         waiting = self.unsigned()
         if not waiting:
             return None

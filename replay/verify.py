@@ -76,7 +76,7 @@ def verify_log(db: ViewDatabase, verifier: HeadVerifier, ticker: object = None) 
     """Check the whole log; the report lists every finding, first bad position first."""
     heads = load_heads(db)
     positions, sealed_hashes = load_leaves(db)
-    report = VerifyReport(sealed=len(positions), heads=len(heads))
+    report = VerifyReport(sealed=heads[-1].tree_size if heads else 0, heads=len(heads))
     report.findings.extend(_check_heads(heads, verifier))
     sealed_tree = MerkleTree()
     sealed_tree.extend(sealed_hashes)

@@ -62,7 +62,7 @@ def storage_env(settings: Settings) -> dict[str, str]:
     if settings.database_url:
         env.update(postgres_parts(settings.database_url))
         env["PERSISTENCE_MODULE"] = "eventsourcing.postgres"
-        env["APPLICATION_RECORDER_TOPIC"] = "taizhang.pg_recorder:AppendOnlyPostgresRecorder"
+        env["APPLICATION_RECORDER_TOPIC"] = "taizhang.recorders:AppendOnlyPostgresRecorder"
         env.setdefault("POSTGRES_POOL_SIZE", "5")
         env.setdefault("POSTGRES_CONNECT_TIMEOUT", "5")
         # Once the log exists, never run the library's DDL again: the service's role may
@@ -71,6 +71,7 @@ def storage_env(settings: Settings) -> dict[str, str]:
     else:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         env["PERSISTENCE_MODULE"] = "eventsourcing.sqlite"
+        env["APPLICATION_RECORDER_TOPIC"] = "taizhang.recorders:LeafRecordingSQLiteRecorder"
         env["SQLITE_DBNAME"] = str(settings.sqlite_path)
         env["SQLITE_LOCK_TIMEOUT"] = "10"
     return env
