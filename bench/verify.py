@@ -24,14 +24,14 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402
+import common
 
-from crypto.proofs import verify_consistency, verify_inclusion  # noqa: E402
-from domain.calendar import SHANGHAI  # noqa: E402
-from domain.ledger import Ledger, LedgerServices  # noqa: E402
-from projections.database import ViewDatabase  # noqa: E402
-from replay.verify import verify_log  # noqa: E402
-from taizhang.bootstrap import (  # noqa: E402
+from crypto.proofs import verify_consistency, verify_inclusion
+from domain.calendar import SHANGHAI
+from domain.ledger import Ledger, LedgerServices
+from projections.database import ViewDatabase
+from replay.verify import verify_log
+from taizhang.bootstrap import (
     initialise,
     install_sealer,
     load_calendar,
@@ -39,8 +39,8 @@ from taizhang.bootstrap import (  # noqa: E402
     open_ledger,
     storage_env,
 )
-from taizhang.demo import run_demo  # noqa: E402
-from taizhang.integrity import head_verifier, open_sealer  # noqa: E402
+from taizhang.demo import run_demo
+from taizhang.integrity import head_verifier, open_sealer
 
 NOW = datetime(2026, 11, 28, 18, 0, tzinfo=SHANGHAI)
 EVENTS_PER_SCALE_DAY = 14_000  # run_demo at scale 1.0 writes about this many events a day
@@ -110,7 +110,7 @@ def bench_store(kind: str, events: int, ingest_events: int, runs: int) -> dict[s
         initialise(store.settings)
         ledger = open_ledger(store.settings, clock=lambda: NOW)
         t0 = time.perf_counter()
-        written = demo_until(ledger, events)
+        demo_until(ledger, events)
         result["generate_s"] = time.perf_counter() - t0
         result["records"] = ledger.log_length()
         print(f"[{kind}] log of {result['records']:,} events generated in "
