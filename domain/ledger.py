@@ -399,24 +399,18 @@ class Ledger(Application[UUID]):
         ctx: Context,
     ) -> Receipt:
         """Register a ticket for an existing requester; the clock starts at ``received_at``."""
-        earlier = self.replayed(ctx)
-        if earlier is not None:
-            return earlier
-        received = require_aware(received_at, "received_at") if received_at else self._at(ctx)
-        requester = self._requester(requester_id, "requester_id")
-        self._check_clock_start(received, given=received_at is not None)
 
-        def make(number: str) -> Ticket:
+        def make(number: str, requester: str, received: datetime) -> Ticket:
             return Ticket.register(
                 number=number,
                 channel=channel,
-                requester_id=str(requester.id),
+                requester_id=requester,
                 description=description,
                 received_at=received,
                 by=ctx.actor,
             )
 
-        return self._allocate_and_save(ctx, TICKET_PREFIX, received, make, self.item_receipt)
+        return self._open_item(ctx, TICKET_PREFIX, requester_id, "requester_id", received_at, make)
 
     def _check_clock_start(self, received: datetime, *, given: bool) -> None:
         """A clock cannot start in a year the calendar lacks.
@@ -459,24 +453,38 @@ class Ledger(Application[UUID]):
         ctx: Context,
     ) -> Receipt:
         """Open a service case for an existing subject; the clock starts at ``received_at``."""
-        earlier = self.replayed(ctx)
-        if earlier is not None:
-            return earlier
-        received = require_aware(received_at, "received_at") if received_at else self._at(ctx)
-        subject = self._requester(subject_id, "subject_id")
-        self._check_clock_start(received, given=received_at is not None)
 
-        def make(number: str) -> ServiceCase:
+        def make(number: str, subject: str, received: datetime) -> ServiceCase:
             return ServiceCase.open(
                 number=number,
                 service_type=service_type,
-                subject_id=str(subject.id),
+                subject_id=subject,
                 materials=materials,
                 received_at=received,
                 by=ctx.actor,
             )
 
-        return self._allocate_and_save(ctx, CASE_PREFIX, received, make, self.item_receipt)
+        return self._open_item(ctx, CASE_PREFIX, subject_id, "subject_id", received_at, make)
+
+    def _open_item(
+        self,
+        ctx: Context,
+        prefix: str,
+        subject_id: str,
+        field_name: str,
+        received_at: datetime | None,
+        make: Callable[[str, str, datetime], WorkItem],
+    ) -> Receipt:
+        """Open a ticket or case: the subject must exist, the clock start be known."""
+        earlier = self.replayed(ctx)
+        if earlier is not None:
+            return earlier
+        received = require_aware(received_at, "received_at") if received_at else self._at(ctx)
+        subject = self._requester(subject_id, field_name)
+        self._check_clock_start(received, given=received_at is not None)
+        return self._allocate_and_save(
+            ctx, prefix, received, lambda n: make(n, str(subject.id), received), self.item_receipt
+        )
 
     def case(self, ident: UUID | str) -> ServiceCase:
         return self._load(ServiceCase, ident, "case")
