@@ -117,6 +117,26 @@ class PermissionDeniedError(TaizhangError):
     code = "forbidden"
 
 
+class AccessRefusedError(PermissionDeniedError):
+    """The read gate refused a read of personal data (and recorded the refusal).
+
+    ``reason`` is the refusal code stored in the access record (``no_basis``,
+    ``grant_expired``, ...); the table allowed the action, the basis was missing.
+    """
+
+    code = "access_refused"
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class AuditUnavailableError(TaizhangError):
+    """The access record could not be written (store unreachable, read-only, full): no data."""
+
+    code = "audit_unavailable"
+
+
 class ConfigurationError(TaizhangError):
     """Settings or key material are missing or wrong; the service must not start."""
 

@@ -40,6 +40,9 @@ class User(Aggregate):
         self.active = True
         self.registered_at = at
         self.deactivated_at: datetime | None = None
+        # Links recorded as the user's own events, so offboarding finds them without a scan.
+        self.credential_ids: list[str] = []
+        self.grant_ids: list[str] = []
 
     @classmethod
     def register(cls, *, name: str, role: str, at: datetime, by: str) -> User:
@@ -49,6 +52,39 @@ class User(Aggregate):
             at=at,
             by=by,
         )
+
+    def link_credential(self, credential_id: str, at: datetime) -> None:
+        """A bearer token was issued to this user (its credential's id, never the token)."""
+        self._credential_issued(credential_id=credential_id, at=at)
+
+    @event("CredentialIssued")
+    def _credential_issued(self, credential_id: str, at: datetime) -> None:
+        self.credential_ids.append(credential_id)
+
+    def link_grant(self, grant_id: str, at: datetime) -> None:
+        """This user applied for an access grant."""
+        self.check_active()
+        self._grant_linked(grant_id=grant_id, at=at)
+
+    @event("GrantLinked")
+    def _grant_linked(self, grant_id: str, at: datetime) -> None:
+        self.grant_ids.append(grant_id)
+
+    def change_role(self, role: str, at: datetime, by: str) -> None:
+        """Give the user another of SPEC.md's roles; the table applies from the next request."""
+        self.check_active()
+        new_role = parse(Role, role, "role").value
+        if new_role == self.role:
+            raise RuleViolationError("user.role.unchanged", f"the user already is {new_role}")
+        self._role_changed(role=new_role, previous=self.role, at=at, by=by)
+
+    @event("RoleChanged")
+    def _role_changed(self, role: str, previous: str, at: datetime, by: str) -> None:
+        self.role = role
+
+    def check_active(self) -> None:
+        if not self.active:
+            raise RuleViolationError("user.inactive", "the user was deactivated")
 
     def deactivate(self, reason: str | None, at: datetime, by: str) -> None:
         """人员更换: the user leaves; credentials and grants go with them."""

@@ -1,23 +1,43 @@
-"""The follower: reads the log in pages and applies each page to a view exactly once.
+"""The follower: reads the log in pages and applies each page to its views exactly once.
 
-The library has no subscription for SQLite, so this polls (on PostgreSQL too,
-for now). Each page is one transaction that first moves the view's tracking
-position from the value it read to the page's last position (a compare-and-set)
-and then applies the page: if another process got there first the update
-matches no row, the transaction is rolled back and the page is skipped, so
-several followers on one database never double-count.
+One follower drives a group of views: each page of events is read and decoded
+once, tickets and cases are folded once (an LRU of aggregates, reloaded from
+the log at the right version when the cached copy is not exactly one version
+behind), their :class:`~projections.facts.ItemFacts` are computed once, and
+every view of the group applies the page.
+
+Exactly once: a page is one transaction that first moves each participating
+view's tracking position from the value it read to the page's last position
+(a compare-and-set) and then writes the views. If another process got there
+first, an update matches no row, the transaction is rolled back and the page
+is skipped, so several followers on one database never double-count. A crash
+in the middle of a page loses the whole transaction and nothing else.
+
+Views that lag (a view just rebuilt, one added later) are brought level first:
+a page starts at the lowest position of the group and ends no later than the
+next view's position, so the views join as they catch up.
+
+Waking up: on PostgreSQL a listener on the channel the event recorder NOTIFYs
+after each insert (``LISTEN taizhang_events``) wakes the followers at once;
+SQLite has no such thing, so they poll. Either way a timeout keeps them
+polling, so a lost notification only delays.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+from uuid import UUID
 
 from domain.ledger import Ledger
+from domain.sla import SlaClock
+from domain.work_item import WorkItem
 from projections.database import ViewCursor, ViewDatabase
+from projections.facts import ItemFacts, item_facts
 
 logger = logging.getLogger(__name__)
 
@@ -25,14 +45,40 @@ TRACKING_DDL = (
     "CREATE TABLE IF NOT EXISTS {schema}view_tracking ("
     "view_name TEXT PRIMARY KEY, position BIGINT NOT NULL)"
 )
+PAGES_DDL = (
+    "CREATE TABLE IF NOT EXISTS {schema}view_pages ("
+    "view_name TEXT NOT NULL, end_position BIGINT NOT NULL, "
+    "PRIMARY KEY (view_name, end_position))"
+)
+CACHE_SIZE = 50_000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Recorded:
     """One event of the log with its position."""
 
     position: int
     event: Any
+
+
+@dataclass(frozen=True, slots=True)
+class ItemChange:
+    """A ticket or case that changed in a page: its facts before the page and after it."""
+
+    item_id: UUID
+    before: ItemFacts | None  # None when the page created it
+    after: ItemFacts
+    position: int  # the position of its last event in the page
+
+
+@dataclass(frozen=True)
+class Page:
+    """Events ``(start, end]`` of the log, with the items they changed."""
+
+    start: int
+    end: int
+    events: Sequence[Recorded]
+    items: dict[UUID, ItemChange]
 
 
 class View(Protocol):
@@ -44,79 +90,195 @@ class View(Protocol):
 
     def drop(self, cur: ViewCursor) -> None: ...
 
-    def apply(self, cur: ViewCursor, page: Sequence[Recorded]) -> None: ...
+    def apply(self, cur: ViewCursor, page: Page) -> None: ...
 
 
 class LostRaceError(Exception):
     """Another follower applied this page first."""
 
 
-class Follower:
-    """Keeps one view up to date with the log."""
+class ItemFold:
+    """Tickets and cases folded from their events, with their facts, in an LRU."""
 
-    def __init__(self, ledger: Ledger, view: View, *, page_size: int = 500) -> None:
+    def __init__(self, ledger: Ledger, clock: SlaClock | None = None,
+                 cache_size: int = CACHE_SIZE) -> None:
         self.ledger = ledger
-        self.view = view
-        self.db = ViewDatabase(ledger)
-        self.page_size = page_size
+        self.clock = clock or ledger.sla
+        self._cache: OrderedDict[UUID, tuple[WorkItem, ItemFacts]] = OrderedDict()
+        self._cache_size = cache_size
         self._lock = threading.Lock()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+    def fold(self, events: Sequence[Recorded]) -> dict[UUID, ItemChange]:
+        with self._lock:
+            return self._fold(events)
+
+    def _fold(self, events: Sequence[Recorded]) -> dict[UUID, ItemChange]:
+        open_items: dict[UUID, list[Any]] = {}  # id -> [item, facts before, last position]
+        for recorded in events:
+            event = recorded.event
+            if not isinstance(event, WorkItem.Event):
+                continue
+            ident = event.originator_id
+            entry = open_items.get(ident)
+            if entry is None:
+                entry = open_items[ident] = [*self._before(event), recorded.position]
+            item = entry[0]
+            wanted = event.originator_version - 1
+            if (item.version if item is not None else 0) != wanted:
+                item = self._load(ident, wanted)  # only if the log itself is out of order
+            entry[0] = event.mutate(item)
+            entry[2] = recorded.position
+        changes: dict[UUID, ItemChange] = {}
+        for ident, (item, before, position) in open_items.items():
+            if not isinstance(item, WorkItem):
+                continue
+            after = item_facts(self.clock, item)
+            changes[ident] = ItemChange(ident, before, after, position)
+            self._cache[ident] = (item, after)
+            self._cache.move_to_end(ident)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return changes
+
+    def _before(self, event: Any) -> tuple[WorkItem | None, ItemFacts | None]:
+        wanted = event.originator_version - 1
+        if wanted == 0:
+            return None, None
+        cached = self._cache.pop(event.originator_id, None)
+        if cached is not None and cached[0].version == wanted:
+            return cached
+        item = self._load(event.originator_id, wanted)
+        return item, item_facts(self.clock, item) if item is not None else None
+
+    def _load(self, ident: UUID, version: int) -> WorkItem | None:
+        if version == 0:
+            return None
+        item = self.ledger.repository.get(ident, version=version)
+        return item if isinstance(item, WorkItem) else None
+
+
+def read_events(
+    ledger: Ledger, after: int, stop: int, limit: int
+) -> tuple[list[Recorded], int]:
+    """Events after position ``after`` up to ``stop``, at most ``limit``; and the page's end.
+
+    The end is the last event's position when the page is full, else ``stop``
+    (positions can have gaps: a rolled-back insert never fills its number).
+    """
+    notifications = ledger.recorder.select_notifications(start=after + 1, limit=limit, stop=stop)
+    to_event = ledger.mapper.to_domain_event
+    events = [Recorded(n.id, to_event(n)) for n in notifications]
+    end = events[-1].position if len(events) >= limit else stop
+    return events, end
+
+
+class Follower:
+    """Keeps a group of views up to date with the log (one view is a group of one)."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        views: View | Sequence[View],
+        *,
+        page_size: int = 500,
+        db: ViewDatabase | None = None,
+        fold: ItemFold | None = None,
+    ) -> None:
+        self.ledger = ledger
+        self.views: list[View] = list(views) if isinstance(views, Sequence) else [views]
+        if len({v.name for v in self.views}) != len(self.views):
+            raise ValueError("two views of one follower share a name")
+        self.db = db or ViewDatabase(ledger)
+        self.fold = fold or ItemFold(ledger)
+        self.page_size = page_size
+        self.hold: float = 0.0  # seconds to wait inside each page transaction (crash tests)
+        self._lock = threading.RLock()
         self.setup()
+
+    @property
+    def view(self) -> View:
+        """The first view (a follower of one view, as the catalog uses it)."""
+        return self.views[0]
+
+    @property
+    def name(self) -> str:
+        return "+".join(v.name for v in self.views)
 
     def setup(self) -> None:
         with self.db.transaction() as cur:
             cur.execute(TRACKING_DDL)
-            self.view.create(cur)
-            cur.execute(
-                "INSERT INTO {schema}view_tracking (view_name, position) VALUES (?, 0) "
-                "ON CONFLICT (view_name) DO NOTHING",
-                (self.view.name,),
-            )
+            cur.execute(PAGES_DDL)
+            for view in self.views:
+                view.create(cur)
+                cur.execute(
+                    "INSERT INTO {schema}view_tracking (view_name, position) VALUES (?, 0) "
+                    "ON CONFLICT (view_name) DO NOTHING",
+                    (view.name,),
+                )
 
-    def position(self) -> int:
+    def positions(self) -> dict[str, int]:
+        names = [v.name for v in self.views]
         with self.db.transaction(commit=False) as cur:
             cur.execute(
-                "SELECT position FROM {schema}view_tracking WHERE view_name = ?",
-                (self.view.name,),
+                "SELECT view_name, position FROM {schema}view_tracking "
+                f"WHERE view_name IN ({', '.join('?' for _ in names)})",
+                names,
             )
-            row = cur.fetchone()
-        return int(row["position"]) if row else 0
+            found = {row["view_name"]: int(row["position"]) for row in cur.fetchall()}
+        return {name: found.get(name, 0) for name in names}
 
-    def catch_up(self, until: int | None = None) -> int:
+    def position(self) -> int:
+        """The lowest position of the group: every view has applied the log up to here."""
+        return min(self.positions().values())
+
+    def catch_up(
+        self, until: int | None = None, progress: Callable[[int], None] | None = None
+    ) -> int:
         """Apply every page up to ``until`` (default: the log's end); return events applied."""
         applied = 0
         with self._lock:
             target = self.ledger.log_length() if until is None else until
             while True:
-                start = self.position()
+                positions = self.positions()
+                start = min(positions.values())
                 if start >= target:
                     return applied
-                page = self._read_page(start, target)
-                if not page:
-                    return applied
+                members = [v for v in self.views if positions[v.name] == start]
+                stop = min([target, *(p for p in positions.values() if p > start)])
+                events, end = read_events(self.ledger, start, stop, self.page_size)
+                page = Page(start, end, events, self.fold.fold(events))
                 try:
-                    self._apply_page(start, page)
+                    self._apply_page(members, page)
                 except LostRaceError:
+                    self.fold.reset()
                     continue
-                applied += len(page)
+                applied += len(events)
+                if progress is not None:
+                    progress(end - start)
 
-    def _read_page(self, after: int, target: int) -> list[Recorded]:
-        notifications = self.ledger.recorder.select_notifications(
-            start=after + 1, limit=self.page_size, stop=target
-        )
-        to_event = self.ledger.mapper.to_domain_event
-        return [Recorded(n.id, to_event(n)) for n in notifications]
-
-    def _apply_page(self, start: int, page: Sequence[Recorded]) -> None:
+    def _apply_page(self, members: Sequence[View], page: Page) -> None:
         try:
             with self.db.transaction() as cur:
-                cur.execute(
-                    "UPDATE {schema}view_tracking SET position = ? "
-                    "WHERE view_name = ? AND position = ?",
-                    (page[-1].position, self.view.name, start),
+                for view in members:
+                    cur.execute(
+                        "UPDATE {schema}view_tracking SET position = ? "
+                        "WHERE view_name = ? AND position = ?",
+                        (page.end, view.name, page.start),
+                    )
+                    if cur.rowcount != 1:
+                        raise LostRaceError
+                cur.executemany(
+                    "INSERT INTO {schema}view_pages (view_name, end_position) VALUES (?, ?)",
+                    [(view.name, page.end) for view in members],
                 )
-                if cur.rowcount != 1:
-                    raise LostRaceError
-                self.view.apply(cur, page)
+                for view in members:
+                    view.apply(cur, page)
+                if self.hold:
+                    threading.Event().wait(self.hold)
         except LostRaceError:
             raise
         except Exception:
@@ -124,51 +286,145 @@ class Follower:
             raise
 
     def view_failed(self) -> None:
-        """Hook: a view that keeps in-memory state drops it when a page rolls back."""
-        reset = getattr(self.view, "reset_cache", None)
-        if reset is not None:
-            reset()
+        """A page rolled back: in-memory state may be ahead of the tables; forget it."""
+        self.fold.reset()
+        for view in self.views:
+            reset = getattr(view, "reset_cache", None)
+            if reset is not None:
+                reset()
 
-    def rebuild(self) -> int:
-        """Drop the view's tables and apply the whole log again."""
-        with self._lock, self.db.transaction() as cur:
-            self.view.drop(cur)
-            self.view.create(cur)
+    def rebuild(
+        self,
+        names: Sequence[str] | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Drop the named views' tables (default: all) and apply the whole log again."""
+        chosen = [v for v in self.views if names is None or v.name in names]
+        with self._lock:
+            with self.db.transaction() as cur:
+                for view in chosen:
+                    view.drop(cur)
+                    view.create(cur)
+                    cur.execute(
+                        "UPDATE {schema}view_tracking SET position = 0 WHERE view_name = ?",
+                        (view.name,),
+                    )
+                    cur.execute(
+                        "DELETE FROM {schema}view_pages WHERE view_name = ?", (view.name,)
+                    )
+            self.view_failed()
+            return self.catch_up(progress=progress)
+
+    def page_end_at_or_before(self, view_name: str, position: int) -> int:
+        """The last page end of a view at or before ``position`` (0 when none)."""
+        with self.db.transaction(commit=False) as cur:
             cur.execute(
-                "UPDATE {schema}view_tracking SET position = 0 WHERE view_name = ?",
-                (self.view.name,),
+                "SELECT MAX(end_position) AS p FROM {schema}view_pages "
+                "WHERE view_name = ? AND end_position <= ?",
+                (view_name, position),
             )
-        self.view_failed()
-        return self.catch_up()
+            row = cur.fetchone()
+        return int(row["p"]) if row and row["p"] is not None else 0
+
+
+class LogWatcher:
+    """Wakes waiting followers when the log grows: LISTEN on PostgreSQL, a timer on SQLite."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self._events: list[threading.Event] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        recorder: Any = ledger.recorder
+        self.channel: str | None = getattr(recorder, "channel_name", None)
+        self.listening = False
+
+    def waiter(self) -> threading.Event:
+        event = threading.Event()
+        self._events.append(event)
+        return event
+
+    def start(self) -> None:
+        if self.channel is None or self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._listen, name="log-watcher", daemon=True)
+        self._thread.start()
+
+    def _listen(self) -> None:
+        import psycopg
+        from psycopg import sql
+
+        datastore: Any = self.ledger.recorder.datastore  # type: ignore[attr-defined]
+        params = {k: v for k, v in datastore.pool.kwargs.items() if k != "row_factory"}
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(autocommit=True, **params) as conn:
+                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
+                    self.listening = True
+                    self._wake()  # anything written while not listening
+                    while not self._stop.is_set():
+                        for _ in conn.notifies(timeout=0.5, stop_after=1):
+                            self._wake()
+            except psycopg.Error:
+                self.listening = False
+                logger.warning("LISTEN on %s failed; polling until it is back", self.channel)
+                self._stop.wait(2.0)
+        self.listening = False
+
+    def _wake(self) -> None:
+        for event in self._events:
+            event.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
 
 
 class BackgroundFollowers:
-    """Followers running in daemon threads until :meth:`stop` (inside ``taizhang serve``)."""
+    """Followers running in daemon threads until :meth:`stop` (``serve``, ``project run``)."""
 
-    def __init__(self, followers: Sequence[Follower], interval: float = 0.5) -> None:
+    def __init__(
+        self,
+        followers: Sequence[Follower],
+        interval: float = 0.5,
+        watcher: LogWatcher | None = None,
+    ) -> None:
         self.followers = list(followers)
         self.interval = interval
+        self.watcher = watcher
+        if self.watcher is None and self.followers:
+            self.watcher = LogWatcher(self.followers[0].ledger)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
+        if self.watcher is not None:
+            self.watcher.start()
         for follower in self.followers:
+            wake = self.watcher.waiter() if self.watcher is not None else threading.Event()
             thread = threading.Thread(
-                target=self._run, args=(follower,), name=f"follow-{follower.view.name}",
+                target=self._run, args=(follower, wake), name=f"follow-{follower.name}",
                 daemon=True,
             )
             thread.start()
             self._threads.append(thread)
 
-    def _run(self, follower: Follower) -> None:
+    def _run(self, follower: Follower, wake: threading.Event) -> None:
         while not self._stop.is_set():
+            wake.clear()
             try:
                 follower.catch_up()
             except Exception:  # keep following; the next query or poll retries the page
-                logger.exception("view %s failed to apply a page", follower.view.name)
-            self._stop.wait(self.interval)
+                logger.exception("view %s failed to apply a page", follower.name)
+            wake.wait(self.interval)
 
     def stop(self) -> None:
         self._stop.set()
+        if self.watcher is not None:
+            self.watcher.stop()
+        for follower in self.followers:
+            del follower  # the threads see the stop flag at their next wake
         for thread in self._threads:
             thread.join(timeout=5)

@@ -58,6 +58,9 @@ def storage_env(settings: Settings) -> dict[str, str]:
         "CIPHER_TOPIC": "crypto.store_cipher:KeyringCipher",
         "MAPPER_TOPIC": "crypto.row_mapper:RowBoundMapper",
         "CREATE_TABLE": "true",
+        # Commands re-read their aggregate; the cache keeps it and fast-forwards it with
+        # only the newer events (a day's number sequence would otherwise be replayed whole).
+        "AGGREGATE_CACHE_MAXSIZE": "10000",
     }
     if settings.database_url:
         env.update(postgres_parts(settings.database_url))
