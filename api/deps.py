@@ -8,13 +8,20 @@ client expects (``If-Match``).
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import orjson
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Request, Response
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.errors import MalformedJsonError, ServiceUnavailableError
+from domain import access
 from domain.errors import AuthenticationError, InvalidInputError, PermissionDeniedError
 from domain.ledger import Context, Idempotency, Ledger
 from domain.people import User
@@ -64,11 +71,100 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
 def require_role(user: User, *roles: str) -> None:
-    """403 unless ``user`` holds one of ``roles``."""
+    """403 unless ``user`` holds one of ``roles`` (prefer :func:`allow`: the table decides)."""
     if user.role not in roles:
         raise PermissionDeniedError(
             f"this action needs the role {' or '.join(roles)}; you are {user.role}"
         )
+
+
+# -- authorisation: every endpoint declares one action of domain/access.py ---------------
+class Authorised:
+    """An endpoint's action in the authorisation table; 403 unless the caller's role holds it.
+
+    ``gated`` endpoints (reads of personal data, the access history) only declare
+    the action here: the Ledger's read gate checks the same table itself, so
+    that a refusal is recorded in the log before it is answered.
+    """
+
+    def __init__(self, action: str, *, gated: bool = False) -> None:
+        access.action(action)  # an unknown action fails at import time, not at request time
+        self.action = action
+        self.gated = gated
+
+    def __call__(self, user: CurrentUser) -> User:
+        if not self.gated:
+            access.authorise(user, self.action)
+        return user
+
+    def __repr__(self) -> str:
+        return f"Authorised({self.action!r}{', gated=True' if self.gated else ''})"
+
+
+class Public:
+    """Declares an endpoint that needs no token at all (``GET /health``)."""
+
+    action = None
+
+    def __call__(self) -> None:
+        return None
+
+    def __repr__(self) -> str:
+        return "Public()"
+
+
+def allow(action_name: str, *, gated: bool = False) -> Any:
+    """``Depends(Authorised(action_name))``, for ``dependencies=[...]`` or an ``Annotated`` user."""
+    return Depends(Authorised(action_name, gated=gated))
+
+
+PUBLIC: Any = Depends(Public())
+
+
+def _calls(dependant: Dependant) -> Iterator[Any]:
+    for sub in dependant.dependencies:
+        yield sub.call
+        yield from _calls(sub)
+
+
+def declared(route: APIRoute) -> list[Authorised | Public]:
+    """The declarations an endpoint carries (exactly one, for a well-formed endpoint)."""
+    return [c for c in _calls(route.dependant) if isinstance(c, Authorised | Public)]
+
+
+# -- who sent the request: its id and the client's address, for access records ----------
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+
+
+@dataclass(frozen=True)
+class RequestMeta:
+    request_id: str
+    client: str | None
+
+
+def get_request_meta(
+    request: Request,
+    response: Response,
+    request_id: Annotated[
+        str | None,
+        Header(
+            alias="X-Request-Id",
+            description="Your id for this request (1-100 of A-Z a-z 0-9 . _ : -); it is"
+            " stored in the access record. One is made up when absent; the answer echoes it.",
+        ),
+    ] = None,
+) -> RequestMeta:
+    """The request's id (given or made up, echoed as ``X-Request-Id``) and the client address."""
+    if request_id is not None and not REQUEST_ID.match(request_id):
+        raise InvalidInputError(
+            "X-Request-Id", "X-Request-Id must be 1-100 of A-Z a-z 0-9 . _ : -"
+        )
+    rid = request_id or uuid.uuid4().hex
+    response.headers["X-Request-Id"] = rid
+    return RequestMeta(rid, request.client.host if request.client else None)
+
+
+RequestMetaDep = Annotated[RequestMeta, Depends(get_request_meta)]
 
 
 def canonical_body(body: bytes) -> bytes:

@@ -116,10 +116,9 @@ def bench_store(kind: str, events: int, ingest_events: int, runs: int) -> dict[s
         print(f"[{kind}] log of {result['records']:,} events generated in "
               f"{result['generate_s']:.0f} s", file=sys.stderr)
 
-        sealer = open_sealer(ledger, store.settings)
         t0 = time.perf_counter()
-        sealer.catch_up()
-        head = sealer.sign_head()
+        sealer = open_sealer(ledger, store.settings)  # loads the leaf log, builds the tree
+        head = sealer.seal_once(force=True)
         result["seal_s"] = time.perf_counter() - t0
         assert head is not None
         assert head.tree_size == result["records"]
@@ -179,7 +178,7 @@ def report(results: list[dict[str, Any]]) -> None:
         total_cost = 1 - sealed / plain
         rows = [
             ["records in the log", f"{n:,}", ""],
-            ["sealer catch-up (load leaf log, build tree, sign)", f"{r['seal_s']:.1f} s",
+            ["sealer start + seal (load leaf log, build tree, sign)", f"{r['seal_s']:.1f} s",
              f"{n / r['seal_s']:,.0f} leaves/s"],
             ["verify (recompute every leaf, check heads)", f"{r['verify_s']:.1f} s",
              f"{n / r['verify_s']:,.0f} leaves/s  "

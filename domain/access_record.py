@@ -140,3 +140,18 @@ def record_view(event: Any, position: int | None = None) -> dict[str, Any]:
         "query": event.query,
         "at": event.at,
     }
+
+
+# -- what an attempt asked for, bounded, for records written before the input is validated --
+def asked_fields(value: object) -> list[str]:
+    if not isinstance(value, list):
+        return []
+    return [str(name)[:40] for name in value[:20]]
+
+
+def stated_purpose(value: object, max_length: int = 500) -> str:
+    return value.strip()[:max_length] if isinstance(value, str) else ""
+
+
+def bounded_ref(value: object) -> str | None:
+    return None if value is None else str(value)[:64]

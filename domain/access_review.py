@@ -86,8 +86,8 @@ class AccessReviewLog(Aggregate):
         findings: object,
         at: datetime,
         by: str,
-    ) -> str:
-        """Record one review; return its id."""
+    ) -> dict[str, Any]:
+        """Record one review; return it."""
         level_value = parse(Level, level, "level").value
         start = require_aware(period_start, "period_start")
         end = require_aware(period_end, "period_end")
@@ -105,7 +105,7 @@ class AccessReviewLog(Aggregate):
             at=at,
             by=by,
         )
-        return review_id
+        return self.reviews[-1]
 
     @event("Reviewed")
     def _reviewed(
@@ -134,3 +134,15 @@ class AccessReviewLog(Aggregate):
         """The review of ``level`` whose period ends latest."""
         mine = [r for r in self.reviews if r["level"] == level]
         return max(mine, key=lambda r: r["period_end"]) if mine else None
+
+
+def review_receipt(review: dict[str, Any]) -> dict[str, Any]:
+    """What recording a review answers (times as ISO strings: receipts are stored)."""
+    return {
+        "id": review["id"],
+        "level": review["level"],
+        "period_start": review["period_start"].isoformat(),
+        "period_end": review["period_end"].isoformat(),
+        "recorded_at": review["recorded_at"].isoformat(),
+        "next_due": next_due(review["level"], review["period_end"]).isoformat(),
+    }

@@ -61,3 +61,14 @@ class BuyerRecord(Aggregate):
     @property
     def fields(self) -> list[str]:
         return [name for name in BUYER_FIELDS if name in self.sealed]
+
+
+def buyer_receipt(buyer: BuyerRecord) -> dict[str, object]:
+    """Which fields the buyer's record holds and when it changed; never their values."""
+    return {
+        "id": str(buyer.id),
+        "fields": buyer.fields,
+        "updated_at": buyer.updated_at.isoformat(),
+        "updated_by": buyer.updated_by,
+        "version": buyer.version,
+    }

@@ -174,3 +174,25 @@ class Grant(Aggregate):
         self.revoked_by = by
         self.revoked_at = at
         self.revocation_reason = reason
+
+
+def grant_receipt(grant: Grant, now: datetime) -> dict[str, object]:
+    """A grant as answers show it and idempotency records store it (times as ISO strings)."""
+    return {
+        "id": str(grant.id),
+        "status": grant.status_at(now),
+        "reader": grant.reader,
+        "reader_role": grant.reader_role,
+        "target": grant.target,
+        "subject_id": grant.target_id if grant.target == GrantTarget.SUBJECT.value else None,
+        "fields": list(grant.fields),
+        "purpose": grant.purpose,
+        "valid_until": grant.valid_until.isoformat(),
+        "applied_at": grant.applied_at.isoformat(),
+        "decided_by": grant.decided_by,
+        "decided_at": grant.decided_at.isoformat() if grant.decided_at else None,
+        "decision_reason": grant.decision_reason,
+        "revoked_by": grant.revoked_by,
+        "revoked_at": grant.revoked_at.isoformat() if grant.revoked_at else None,
+        "version": grant.version,
+    }

@@ -17,18 +17,50 @@ import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import RecordConflictError
+from eventsourcing.persistence import (
+    ConnectionPoolClosedError,
+    PersistenceError,
+    RecordConflictError,
+)
 from eventsourcing.utils import Environment
 
+from domain.access import Level, allows, authorise, cleared_for
+from domain.access_record import (
+    RECORDED_TOPIC,
+    AccessRecord,
+    Outcome,
+    Target,
+    asked_fields,
+    bounded_ref,
+    record_view,
+    stated_purpose,
+)
+from domain.access_review import (
+    REVIEW_LOG_ID,
+    AccessReviewLog,
+    ReviewStatus,
+    review_receipt,
+    review_status,
+)
 from domain.bookkeeping import IdempotencyRecord, NumberSequence, idempotency_id, sequence_id
+from domain.buyer import (
+    BUYER_FIELDS,
+    BUYER_RECORD_ID,
+    BuyerRecord,
+    buyer_receipt,
+    validate_buyer_fields,
+)
 from domain.calendar import WorkingCalendar
 from domain.destruction import DestructionRequest
 from domain.errors import (
+    AccessRefusedError,
+    AuditUnavailableError,
     AuthenticationError,
     CalendarYearUnknownError,
     ClockStartUnknownError,
@@ -36,15 +68,25 @@ from domain.errors import (
     IdempotencyConflictError,
     InvalidInputError,
     NotFoundError,
+    PermissionDeniedError,
     PersonalDataDestroyedError,
     RuleViolationError,
 )
-from domain.people import Credential, User, credential_id, token_digest
+from domain.gate import Attempt, GrantFacts, ItemFacts, decide
+from domain.grant import MAX_PURPOSE, Grant, GrantTarget, grant_receipt, require_fields
+from domain.offboarding import WorkIndex, check_heir, hand_over, open_item_ids, still_open_with
+from domain.people import Credential, User, credential_id, token_digest, user_receipt
 from domain.service_case import ServiceCase
 from domain.sla import SlaClock, SlaPolicy
-from domain.subject import MASK_PREFIX, Subject, masks_for, validate_subject_fields
+from domain.subject import (
+    MASK_PREFIX,
+    PERSONAL_FIELDS,
+    Subject,
+    masks_for,
+    validate_subject_fields,
+)
 from domain.ticket import Ticket
-from domain.values import require_aware
+from domain.values import optional_text, require_aware, require_text
 from domain.work_item import WorkItem
 
 A = TypeVar("A", bound=Aggregate)
@@ -52,6 +94,9 @@ Receipt = dict[str, Any]
 NUMBER_RETRIES = 20
 TICKET_PREFIX = "GD"
 CASE_PREFIX = "FW"
+HISTORY_PAGE = 500
+# What a store that cannot take a write raises (unreachable, read-only, full, locked).
+STORE_FAILURES = (PersistenceError, ConnectionPoolClosedError)
 
 
 @dataclass(frozen=True)
@@ -515,9 +560,12 @@ class Ledger(Application[UUID]):
         if earlier is not None:
             return earlier
         at = self._at(ctx)
-        user = User.register(name=name, role=role, at=at, by=ctx.actor)
         token = new_token()
-        credential = Credential(digest=token_digest(token), user_id=str(user.id), at=at)
+        digest = token_digest(token)
+        user = User.register(
+            name=name, role=role, at=at, by=ctx.actor, credential_id=str(credential_id(digest))
+        )
+        credential = Credential(digest=digest, user_id=str(user.id), at=at)
         receipt = {"id": str(user.id), "name": user.name, "role": user.role}
         # The token is returned once and never stored; a retry gets the receipt without it.
         self._commit(ctx, receipt, user, credential)
@@ -527,19 +575,470 @@ class Ledger(Application[UUID]):
         return self._load(User, ident, "user")
 
     def authenticate(self, token: str) -> User:
-        """The active user holding ``token``; the same work whether or not it exists."""
+        """The active user holding ``token``; the same work whether or not it exists.
+
+        Both outcomes load one credential (a wrong token loads the last one that
+        authenticated, as a decoy), compare one full-length digest, load one
+        user, and decide once at the end: no early exit tells a wrong token
+        from a right one by its cost.
+        """
         digest = token_digest(token)
-        credential = self._find(credential_id(digest))
-        if not isinstance(credential, Credential):
-            # Compare against a dummy so an unknown token costs what a known one does.
-            secrets.compare_digest(digest, "0" * len(digest))
+        found = self._find(credential_id(digest))
+        credential = found if isinstance(found, Credential) else None
+        probe = credential if credential is not None else self._decoy_credential()
+        matches = secrets.compare_digest(probe.digest if probe else NO_DIGEST, digest)
+        owner = self._find(UUID(probe.user_id)) if probe is not None else None
+        user = owner if isinstance(owner, User) else None
+        valid = (
+            credential is not None
+            and matches
+            and credential.is_active
+            and user is not None
+            and user.active
+        )
+        if not valid or credential is None or user is None:
             raise AuthenticationError("the bearer token is not valid")
-        if not secrets.compare_digest(credential.digest, digest) or not credential.is_active:
-            raise AuthenticationError("the bearer token is not valid")
-        user = self.user(credential.user_id)
-        if not user.active:
-            raise AuthenticationError("the bearer token belongs to a deactivated user")
+        self._last_credential = credential.id
         return user
+
+    _last_credential: UUID | None = None
+
+    def _decoy_credential(self) -> Credential | None:
+        if self._last_credential is None:
+            return None
+        decoy = self._find(self._last_credential)
+        return decoy if isinstance(decoy, Credential) else None
+
+    # == people and access (issue 4) ========================================================
+    # The read gate (the only code that unseals personal fields), grants, the buyer's
+    # record, access reviews, the access history, role changes and offboarding. Who may
+    # do what is domain/access.py; whether one read is allowed, domain/gate.py.
+
+    def _record_access(self, **fields: Any) -> tuple[AccessRecord, int]:
+        """Append one access record and return once it is committed; 503 if it cannot be."""
+        record = AccessRecord(**fields)
+        try:
+            recordings = self.save(record)
+        except STORE_FAILURES as exc:
+            raise AuditUnavailableError(
+                f"the access record could not be written ({type(exc).__name__}):"
+                " nothing is returned"
+            ) from None
+        return record, recordings[0].notification.id
+
+    def _gated(self, read: Callable[[], Receipt]) -> Receipt:
+        """Run a recorded read; a store failing on the way is a 503, never data."""
+        try:
+            return read()
+        except STORE_FAILURES as exc:
+            raise AuditUnavailableError(
+                f"the store failed during a recorded read ({type(exc).__name__}):"
+                " nothing is returned"
+            ) from None
+
+    def reveal(
+        self,
+        subject_id: UUID | str,
+        fields: object,
+        purpose: object,
+        *,
+        grant_id: str | None = None,
+        item_id: str | None = None,
+        request_id: str,
+        client: str | None,
+        ctx: Context,
+        reader: User | None = None,
+    ) -> Receipt:
+        """The read gate for a subject: decide, record and commit, and only then unseal.
+
+        ``reader`` is the authenticated user when the caller holds it already
+        (the API); otherwise ``ctx.actor`` is loaded.
+        """
+        return self._gated(
+            lambda: self._open_sealed(
+                Target.SUBJECT, str(subject_id), fields, purpose, grant_id, item_id,
+                request_id, client, ctx, reader,
+            )
+        )
+
+    def reveal_buyer(
+        self,
+        fields: object,
+        purpose: object,
+        *,
+        grant_id: str | None = None,
+        request_id: str,
+        client: str | None,
+        ctx: Context,
+        reader: User | None = None,
+    ) -> Receipt:
+        """The read gate for the buyer's basic information (high level: the project lead)."""
+        return self._gated(
+            lambda: self._open_sealed(
+                Target.BUYER, str(BUYER_RECORD_ID), fields, purpose, grant_id, None,
+                request_id, client, ctx, reader,
+            )
+        )
+
+    def _open_sealed(
+        self,
+        target: Target,
+        ident: str,
+        fields: object,
+        purpose: object,
+        grant_id: str | None,
+        item_id: str | None,
+        request_id: str,
+        client: str | None,
+        ctx: Context,
+        reader: User | None,
+    ) -> Receipt:
+        at = self._at(ctx)
+        user = reader if reader is not None else self.user(ctx.actor)
+        is_subject = target is Target.SUBJECT
+        action, level = ("subject.reveal", Level.MEDIUM) if is_subject else (
+            "buyer.reveal", Level.HIGH)
+        record = partial(
+            self._record_access, actor=str(user.id), role=user.role, target=target.value,
+            target_id=bounded_ref(ident), subject_id=bounded_ref(ident) if is_subject else None,
+            fields=asked_fields(fields), purpose=stated_purpose(purpose), level=level.value,
+            grant_id=bounded_ref(grant_id), item_id=bounded_ref(item_id),
+            request_id=request_id, client=client, query=None, at=at,
+        )
+        if not allows(user.role, action):
+            record(outcome=Outcome.REFUSED.value, reason="role")
+            authorise(user, action)
+        wanted = require_fields(fields, PERSONAL_FIELDS if is_subject else BUYER_FIELDS, "fields")
+        stated = require_text(purpose, "purpose", max_length=MAX_PURPOSE)
+        holder = self._find_uuid(ident)
+        if not isinstance(holder, Subject if is_subject else BuyerRecord):
+            record(outcome=Outcome.REFUSED.value, reason="not_found")
+            raise NotFoundError(target.value, ident)
+        if isinstance(holder, Subject) and holder.is_destroyed:
+            record(outcome=Outcome.REFUSED.value, reason="subject_destroyed")
+            raise PersonalDataDestroyedError(
+                "the subject's personal data was destroyed (request"
+                f" {holder.destruction_request_id}): there is nothing to read"
+            )
+        lacking = [name for name in wanted if name not in holder.sealed]
+        if lacking:
+            raise InvalidInputError("fields", f"the {target.value} holds no {', '.join(lacking)}")
+        decision = decide(
+            Attempt(
+                actor=str(user.id), role=user.role, action=action, target=target.value,
+                target_id=str(holder.id), fields=wanted,
+                item=self._item_facts(item_id), item_cited=item_id is not None,
+                grant=self._grant_facts(grant_id, at), grant_cited=grant_id is not None,
+            )
+        )
+        written, position = record(
+            fields=wanted, purpose=stated, outcome=decision.outcome, reason=decision.reason
+        )
+        if not decision.granted:
+            raise AccessRefusedError(decision.reason, decision.message)
+        # The record is committed: only now is anything decrypted.
+        plain = self.services.sealer.unseal(holder.id, {n: holder.sealed[n] for n in wanted})
+        return {
+            "target": target.value,
+            "id": str(holder.id),
+            "fields": {name: plain[name] for name in wanted},
+            "basis": decision.reason,
+            "access_record_id": str(written.id),
+            "access_position": position,
+            "request_id": request_id,
+        }
+
+    def _find_uuid(self, ident: object) -> Aggregate | None:
+        try:
+            return self._find(UUID(str(ident))) if ident is not None else None
+        except ValueError:
+            return None
+
+    def _item_facts(self, item_id: str | None) -> ItemFacts | None:
+        item = self._find_uuid(item_id)
+        if isinstance(item, Ticket):
+            return ItemFacts(str(item.id), item.requester_id, item.assignee, tuple(item.team))
+        if isinstance(item, ServiceCase):
+            return ItemFacts(str(item.id), item.subject_id, item.assignee)
+        return None
+
+    def _grant_facts(self, grant_id: str | None, now: datetime) -> GrantFacts | None:
+        grant = self._find_uuid(grant_id)
+        if not isinstance(grant, Grant):
+            return None
+        return GrantFacts(
+            id=str(grant.id), reader=grant.reader, target=grant.target,
+            target_id=grant.target_id, fields=tuple(grant.fields), status=grant.status_at(now),
+        )
+
+    # -- grants (申请、审批、使用) ------------------------------------------------------------
+    def apply_for_grant(
+        self,
+        *,
+        subject_id: str | None = None,
+        record: str | None = None,
+        fields: object,
+        purpose: object,
+        valid_until: object,
+        ctx: Context,
+    ) -> Receipt:
+        """申请: the actor asks to read ``fields`` of a subject (or of the buyer's record)."""
+        earlier = self.replayed(ctx)
+        if earlier is not None:
+            return earlier
+        at = self._at(ctx)
+        user = self.user(ctx.actor)
+        if (subject_id is None) == (record is None):
+            raise InvalidInputError("subject_id", "name either a subject_id or record: buyer")
+        if record is not None:
+            if record != GrantTarget.BUYER.value:
+                raise InvalidInputError("record", "the only record a grant can name is buyer")
+            if not cleared_for(user.role, Level.HIGH):
+                raise PermissionDeniedError(
+                    "the buyer's record is high-level information, for the project lead only;"
+                    f" no grant widens that (you are {user.role})"
+                )
+            target, target_id = GrantTarget.BUYER.value, str(BUYER_RECORD_ID)
+            names = require_fields(fields, BUYER_FIELDS, "fields")
+        else:
+            subject = self._requester(str(subject_id), "subject_id")
+            target, target_id = GrantTarget.SUBJECT.value, str(subject.id)
+            names = require_fields(fields, subject.fields, "fields")
+        grant = Grant.apply(
+            reader=str(user.id), reader_role=user.role, target=target, target_id=target_id,
+            fields=names, purpose=purpose, valid_until=valid_until, at=at,
+        )
+        for _ in range(NUMBER_RETRIES):  # the applicant's links may grow concurrently
+            applicant = self.user(user.id)
+            applicant.link_grant(str(grant.id), at)
+            try:
+                return self._commit(ctx, grant_receipt(grant, at), grant, applicant)
+            except RecordConflictError:
+                if (earlier := self.replayed(ctx)) is not None:
+                    return earlier
+        raise ConcurrentWriteError("could not record the application: too many concurrent writers")
+
+    def grant(self, ident: UUID | str) -> Grant:
+        return self._load(Grant, ident, "grant")
+
+    def decide_grant(
+        self, ident: UUID | str, decision: str, reason: object, ctx: Context
+    ) -> Receipt:
+        """审批: ``approve``, ``reject`` or ``revoke`` a grant (the API: project lead only)."""
+        changes: dict[str, Callable[[Grant, datetime], None]] = {
+            "approve": lambda g, at: g.approve(by=ctx.actor, at=at),
+            "reject": lambda g, at: g.reject(by=ctx.actor, reason=reason, at=at),
+            "revoke": lambda g, at: g.revoke(by=ctx.actor, reason=reason, at=at),
+        }
+        return self._update(
+            Grant, ident, "grant", ctx, changes[decision], lambda g: grant_receipt(g, self.now())
+        )
+
+    # -- the buyer's basic information (采购人基本信息) -----------------------------------------
+    def set_buyer(self, fields: dict[str, Any], ctx: Context) -> Receipt:
+        """Seal and store the buyer's fields (those given replace the stored ones)."""
+        earlier = self.replayed(ctx)
+        if earlier is not None:
+            return earlier
+        at = self._at(ctx)
+        sealed = self.services.sealer.seal(BUYER_RECORD_ID, validate_buyer_fields(fields))
+        buyer = self._find(BUYER_RECORD_ID)
+        if isinstance(buyer, BuyerRecord):
+            buyer.update(sealed, at=at, by=ctx.actor)
+        else:
+            buyer = BuyerRecord(sealed=sealed, at=at, by=ctx.actor)
+        try:
+            return self._commit(ctx, buyer_receipt(buyer), buyer)
+        except RecordConflictError:
+            raise ConcurrentWriteError("the buyer's record changed meanwhile: try again") from None
+
+    def buyer(self) -> BuyerRecord:
+        return self._load(BuyerRecord, BUYER_RECORD_ID, "buyer record")
+
+    # -- access reviews -------------------------------------------------------------------
+    def record_access_review(
+        self, *, level: object, period_start: object, period_end: object, findings: object,
+        ctx: Context,
+    ) -> Receipt:
+        """A confidentiality officer's review of the access log, for one level and period."""
+        earlier = self.replayed(ctx)
+        if earlier is not None:
+            return earlier
+        at = self._at(ctx)
+        for _ in range(NUMBER_RETRIES):  # two officers recording at once: the loser retries
+            found = self._find(REVIEW_LOG_ID)
+            log = found if isinstance(found, AccessReviewLog) else AccessReviewLog()
+            review = log.record(
+                level=level, period_start=period_start, period_end=period_end,
+                findings=findings, at=at, by=ctx.actor,
+            )
+            try:
+                return self._commit(ctx, review_receipt(review), log)
+            except RecordConflictError:
+                if (earlier := self.replayed(ctx)) is not None:
+                    return earlier
+        raise ConcurrentWriteError("could not record the review: too many concurrent writers")
+
+    def access_review_status(self) -> list[ReviewStatus]:
+        """Per level: the last review, when the next is due, and whether it is overdue."""
+        found = self._find(REVIEW_LOG_ID)
+        log = found if isinstance(found, AccessReviewLog) else None
+        began, now = self._log_began(), self.now()
+        return [
+            review_status(level.value, log.last_of(level.value) if log else None, began, now)
+            for level in (Level.HIGH, Level.MEDIUM, Level.LOW)
+        ]
+
+    def _log_began(self) -> datetime:
+        """When the log's first event happened (the cadence's start before any review)."""
+        first = self.recorder.select_notifications(start=1, limit=1)
+        if not first:
+            return self.now()
+        event = self.mapper.to_domain_event(first[0])
+        began = getattr(event, "at", None)
+        return began if isinstance(began, datetime) else event.timestamp
+
+    # -- the access history: reading it is itself recorded ---------------------------------
+    def access_history(
+        self,
+        *,
+        subject_id: str | None = None,
+        actor: str | None = None,
+        purpose: str = "access log review",
+        limit: int = 100,
+        cursor: int = 0,
+        request_id: str,
+        client: str | None,
+        ctx: Context,
+        reader: User | None = None,
+    ) -> Receipt:
+        """Access records by subject and/or actor, after recording this read (committed)."""
+        return self._gated(
+            lambda: self._access_history(
+                subject_id, actor, purpose, limit, cursor, request_id, client, ctx, reader
+            )
+        )
+
+    def _access_history(
+        self,
+        subject_id: str | None,
+        actor: str | None,
+        purpose: str,
+        limit: int,
+        cursor: int,
+        request_id: str,
+        client: str | None,
+        ctx: Context,
+        reader: User | None,
+    ) -> Receipt:
+        user = reader if reader is not None else self.user(ctx.actor)
+        allowed = allows(user.role, "access_log.read")
+        _, position = self._record_access(
+            actor=str(user.id), role=user.role, target=Target.ACCESS_HISTORY.value,
+            target_id=None, subject_id=bounded_ref(subject_id), fields=[],
+            purpose=stated_purpose(purpose), level=Level.MEDIUM.value, grant_id=None,
+            item_id=None, request_id=request_id, client=client,
+            query={"subject_id": bounded_ref(subject_id), "actor": bounded_ref(actor)},
+            outcome=(Outcome.GRANTED if allowed else Outcome.REFUSED).value, reason="role",
+            at=self._at(ctx),
+        )
+        authorise(user, "access_log.read")
+        items: list[dict[str, Any]] = []
+        start = cursor + 1
+        while len(items) < limit and start <= position:
+            page = self.recorder.select_notifications(
+                start=start, limit=HISTORY_PAGE, stop=position, topics=[RECORDED_TOPIC]
+            )
+            if not page:
+                break
+            for notification in page:
+                start = notification.id + 1
+                event = self.mapper.to_domain_event(notification)
+                if subject_id not in (None, event.subject_id) or actor not in (None, event.actor):
+                    continue
+                items.append(record_view(event, notification.id))
+                if len(items) == limit:
+                    break
+        more = len(items) == limit and start <= position
+        return {
+            "items": items,
+            "next_cursor": str(items[-1]["position"]) if more else None,
+            "access_position": position,
+            "request_id": request_id,
+        }
+
+    # -- staff: roles and offboarding (人员更换) ----------------------------------------------
+    def change_role(self, user_id: UUID | str, role: str, ctx: Context) -> Receipt:
+        """Give a user another role; the table applies from their next request."""
+        if str(user_id) == ctx.actor:
+            raise RuleViolationError("user.role.self", "nobody changes their own role")
+        return self._update(
+            User, user_id, "user", ctx,
+            lambda user, at: user.change_role(role, at=at, by=ctx.actor), user_receipt,
+        )
+
+    def deactivate_user(
+        self,
+        user_id: UUID | str,
+        *,
+        reassign_to: str | None = None,
+        reason: object = None,
+        work: WorkIndex,
+        ctx: Context,
+    ) -> Receipt:
+        """人员更换 in one transaction: the user, every credential and grant, their open work.
+
+        The user's credentials and grants are found through the links recorded
+        on the user; open work through ``work`` (the item catalog), each item
+        loaded and checked again. What happens to the work: domain/offboarding.py.
+        """
+        earlier = self.replayed(ctx)
+        if earlier is not None:
+            return earlier
+        at = self._at(ctx)
+        leaver = self.user(user_id)
+        if str(leaver.id) == ctx.actor:
+            raise RuleViolationError("user.deactivate.self", "nobody deactivates themselves")
+        heir = None
+        if reassign_to is not None:
+            heir = self._find_uuid(reassign_to)
+            if not isinstance(heir, User) or not heir.active or heir.id == leaver.id:
+                raise InvalidInputError(
+                    "reassign_to", "reassign_to must name another, active colleague"
+                )
+        why = optional_text(reason, "reason", max_length=500) or "人员更换"
+        leaver.deactivate(reason=why, at=at, by=ctx.actor)
+        credentials = [c for c in self._linked(leaver.credential_ids, Credential) if c.is_active]
+        for credential in credentials:
+            credential.revoke(at=at, by=ctx.actor)
+        grants = [g for g in self._linked(leaver.grant_ids, Grant) if not g.is_final]
+        for grant in grants:
+            grant.revoke(by=ctx.actor, reason=why, at=at)
+        items = [
+            item
+            for ident in open_item_ids(work, str(leaver.id))
+            if still_open_with(item := self._find_uuid(ident), str(leaver.id))
+        ]
+        check_heir(heir.role if heir else None, items)  # type: ignore[arg-type]
+        heir_id = str(heir.id) if heir else None
+        moved = [hand_over(i, str(leaver.id), heir_id, ctx.actor, why, at) for i in items]
+        receipt = {
+            **user_receipt(leaver),
+            "credentials_revoked": len(credentials),
+            "grants_revoked": [str(g.id) for g in grants],
+            "work": moved,
+        }
+        try:
+            return self._commit(ctx, receipt, leaver, *credentials, *grants, *items)
+        except RecordConflictError:
+            raise ConcurrentWriteError(
+                "the user, a grant or an item changed meanwhile: deactivate again"
+            ) from None
+
+    def _linked(self, ids: Sequence[str], cls: type[A]) -> list[A]:
+        return [found for ident in ids if isinstance(found := self._find(UUID(ident)), cls)]
+
+    # == end people and access =============================================================
 
     # -- the log ------------------------------------------------------------------------------
     def log_length(self) -> int:
@@ -550,6 +1049,9 @@ class Ledger(Application[UUID]):
         """Save many new or changed aggregates in one transaction (bulk import, demo)."""
         recordings = self.save(*aggregates)
         return len(recordings)
+
+
+NO_DIGEST = "0" * 64
 
 
 def new_token() -> str:
@@ -574,3 +1076,4 @@ def require_rule(condition: bool, rule: str, message: str) -> None:
     """Raise a rule violation unless ``condition`` holds."""
     if not condition:
         raise RuleViolationError(rule, message)
+

@@ -34,32 +34,32 @@ class User(Aggregate):
     """A member of the provider's staff with one role of SPEC.md."""
 
     @event("Registered")
-    def __init__(self, name: str, role: str, at: datetime, by: str) -> None:
+    def __init__(
+        self, name: str, role: str, at: datetime, by: str, credential_id: str | None = None
+    ) -> None:
         self.name = name
         self.role = role
         self.active = True
         self.registered_at = at
         self.deactivated_at: datetime | None = None
-        # Links recorded as the user's own events, so offboarding finds them without a scan.
-        self.credential_ids: list[str] = []
+        # Links recorded in the user's own events, so offboarding finds them without a scan.
+        # (Users registered before credentials were linked carry none: their tokens still
+        # stop working at deactivation, because authentication checks the user too.)
+        self.credential_ids: list[str] = [credential_id] if credential_id else []
         self.grant_ids: list[str] = []
 
     @classmethod
-    def register(cls, *, name: str, role: str, at: datetime, by: str) -> User:
+    def register(
+        cls, *, name: str, role: str, at: datetime, by: str, credential_id: str | None = None
+    ) -> User:
+        """A new user; ``credential_id`` links the bearer token issued with the account."""
         return cls(
             name=require_text(name, "name", max_length=100),
             role=parse(Role, role, "role").value,
             at=at,
             by=by,
+            credential_id=credential_id,
         )
-
-    def link_credential(self, credential_id: str, at: datetime) -> None:
-        """A bearer token was issued to this user (its credential's id, never the token)."""
-        self._credential_issued(credential_id=credential_id, at=at)
-
-    @event("CredentialIssued")
-    def _credential_issued(self, credential_id: str, at: datetime) -> None:
-        self.credential_ids.append(credential_id)
 
     def link_grant(self, grant_id: str, at: datetime) -> None:
         """This user applied for an access grant."""
@@ -123,3 +123,18 @@ class Credential(Aggregate):
     @event("Revoked")
     def _revoked(self, at: datetime, by: str) -> None:
         self.revoked_at = at
+
+
+def user_receipt(user: User) -> dict[str, object]:
+    """A staff member's account: no token, no digest; links by id."""
+    return {
+        "id": str(user.id),
+        "name": user.name,
+        "role": user.role,
+        "active": user.active,
+        "registered_at": user.registered_at.isoformat(),
+        "deactivated_at": user.deactivated_at.isoformat() if user.deactivated_at else None,
+        "credentials": len(user.credential_ids),
+        "grants": list(user.grant_ids),
+        "version": user.version,
+    }

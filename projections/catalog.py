@@ -4,32 +4,27 @@ A row keeps what lists filter on (status, assignee, kind) and an
 :class:`~domain.sla.SlaWatch` in microseconds, so the SLA state at any instant
 is one SQL expression and needs no calendar at query time.
 
-Items are folded from their events in memory (an LRU of aggregates); when the
-cached copy is not exactly one version behind an event, the item is reloaded
-from the log at the right version, so the fold is correct even after another
-process applied pages this one never saw.
+Items are folded by the follower (``projections.runtime.ItemFold``: an LRU of
+aggregates, reloaded from the log at the right version when needed) and the
+row is made from their :class:`~projections.facts.ItemFacts`.
 """
 
 from __future__ import annotations
 
 import base64
-from collections import OrderedDict
-from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 import orjson
 
 from domain.calendar import SHANGHAI as _SHANGHAI
 from domain.errors import InvalidInputError
 from domain.ledger import Ledger
-from domain.sla import SlaState, watch
-from domain.work_item import WorkItem
+from domain.sla import SlaState
 from projections.database import ViewCursor
-from projections.runtime import Recorded
+from projections.facts import ItemFacts, from_us, to_us
+from projections.runtime import Page
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 COLUMNS = (
     "item_id",
     "kind",
@@ -45,15 +40,7 @@ COLUMNS = (
     "version",
     "position",
 )
-CACHE_SIZE = 50_000
-
-
-def to_us(moment: datetime | None) -> int | None:
-    return None if moment is None else (moment - _EPOCH) // timedelta(microseconds=1)
-
-
-def from_us(value: int | None) -> datetime | None:
-    return None if value is None else _EPOCH + timedelta(microseconds=value)
+__all__ = ["ItemCatalog", "from_us", "open_catalog", "to_us"]
 
 
 class ItemCatalog:
@@ -61,10 +48,8 @@ class ItemCatalog:
 
     name = "catalog"
 
-    def __init__(self, ledger: Ledger, cache_size: int = CACHE_SIZE) -> None:
+    def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
-        self._cache: OrderedDict[UUID, WorkItem] = OrderedDict()
-        self._cache_size = cache_size
         self.follower: Any = None  # set by the runner that drives this view
 
     # -- the View protocol -------------------------------------------------------------
@@ -84,54 +69,25 @@ class ItemCatalog:
     def drop(self, cur: ViewCursor) -> None:
         cur.execute("DROP TABLE IF EXISTS {schema}view_items")
 
-    def reset_cache(self) -> None:
-        self._cache.clear()
-
-    def apply(self, cur: ViewCursor, page: Sequence[Recorded]) -> None:
-        changed: dict[UUID, tuple[WorkItem, int]] = {}
-        for recorded in page:
-            event = recorded.event
-            if not isinstance(event, WorkItem.Event):
-                continue
-            item = self._fold(event)
-            if item is not None:
-                changed[item.id] = (item, recorded.position)
-        rows = [self._row(item, position) for item, position in changed.values()]
+    def apply(self, cur: ViewCursor, page: Page) -> None:
+        rows = [self._row(change.after, change.position) for change in page.items.values()]
         cur.executemany(self._upsert_sql(cur), rows)
 
-    def _fold(self, event: Any) -> WorkItem | None:
-        ident = event.originator_id
-        item = self._cache.get(ident)
-        if item is None or item.version != event.originator_version - 1:
-            item = None
-            if event.originator_version > 1:
-                item = self.ledger.repository.get(ident, version=event.originator_version - 1)
-        item = event.mutate(item)
-        if not isinstance(item, WorkItem):
-            return None
-        self._cache[ident] = item
-        self._cache.move_to_end(ident)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
-        return item
-
-    def _row(self, item: WorkItem, position: int) -> tuple[Any, ...]:
-        sla = self.ledger.sla
-        seen = watch(sla, item)
-        done_at = getattr(item, "resolved_at", None) or getattr(item, "closed_at", None)
+    @staticmethod
+    def _row(facts: ItemFacts, position: int) -> tuple[Any, ...]:
         return (
-            str(item.id),
-            item.kind,
-            item.number,
-            item.status,  # type: ignore[attr-defined]
-            item.assignee,  # type: ignore[attr-defined]
-            to_us(item.received_at),
-            to_us(sla.due_at(item, item.last_event_at)),
-            to_us(seen.due_at),
-            to_us(seen.at_risk_from),
-            seen.fixed.value if seen.fixed else None,
-            to_us(done_at),
-            item.version,
+            facts.item_id,
+            facts.kind,
+            facts.number,
+            facts.status,
+            facts.assignee,
+            facts.received_us,
+            facts.due_us,
+            facts.watch_due_us,
+            facts.watch_risk_us,
+            facts.fixed_state,
+            facts.done_us,
+            facts.version,
             position,
         )
 

@@ -56,8 +56,10 @@ class ViewCursor:
 class ViewDatabase:
     """Transactions on the Ledger's database, for view tables."""
 
-    def __init__(self, ledger: Ledger) -> None:
-        datastore = ledger.recorder.datastore  # type: ignore[attr-defined]
+    def __init__(self, ledger: Ledger | None, datastore: Any = None) -> None:
+        if datastore is None:
+            assert ledger is not None
+            datastore = ledger.recorder.datastore  # type: ignore[attr-defined]
         self.ledger = ledger  # keeps the application (and its connection pool) alive
         self._datastore = datastore
         if isinstance(datastore, PostgresDatastore):
@@ -68,6 +70,16 @@ class ViewDatabase:
             self.schema = ""
         else:
             raise TypeError(f"views need SQLite or PostgreSQL, not {type(datastore).__name__}")
+
+    @classmethod
+    def scratch(cls, path: str) -> ViewDatabase:
+        """Views in a SQLite file of their own, apart from the log (rebuild checks, replays)."""
+        return cls(None, SQLiteDatastore(path, lock_timeout=10))
+
+    def close(self) -> None:
+        """Close a scratch database's connections (the ledger closes its own)."""
+        if self.ledger is None:
+            self._datastore.close()
 
     @contextmanager
     def transaction(self, *, commit: bool = True) -> Iterator[ViewCursor]:

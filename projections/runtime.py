@@ -424,7 +424,5 @@ class BackgroundFollowers:
         self._stop.set()
         if self.watcher is not None:
             self.watcher.stop()
-        for follower in self.followers:
-            del follower  # the threads see the stop flag at their next wake
         for thread in self._threads:
             thread.join(timeout=5)

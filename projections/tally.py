@@ -232,12 +232,18 @@ class Changes:
 
     tallies: dict[str, Deltas] = field(default_factory=dict)
     rows: dict[str, dict[str, tuple[int, tuple[Any, ...]] | None]] = field(default_factory=dict)
+    fresh: dict[str, set[str]] = field(default_factory=dict)  # keys that had no row before
 
     def count(self, tally: str, key: Key, values: Sequence[int], sign: int = 1) -> None:
         add_into(self.tallies.setdefault(tally, {}), key, values, sign)
 
-    def put(self, table: str, key: str, position: int, values: tuple[Any, ...] | None) -> None:
+    def put(
+        self, table: str, key: str, position: int, values: tuple[Any, ...] | None,
+        *, fresh: bool = False,
+    ) -> None:
         self.rows.setdefault(table, {})[key] = (position, values) if values is not None else None
+        if fresh:
+            self.fresh.setdefault(table, set()).add(key)
 
 
 class History:
@@ -294,20 +300,22 @@ class History:
         rows: Mapping[str, tuple[int, tuple[Any, ...]] | None],
         end: int,
         *,
-        known_new: bool = False,
+        fresh: set[str] | frozenset[str] = frozenset(),
     ) -> None:
         """Make ``rows`` current; the rows they replace become history up to their position.
 
-        ``known_new`` skips retiring when every key is new to the table.
+        Keys in ``fresh`` had no row before this page: nothing to retire.
         """
         if not rows:
             return
         keys = sorted(rows)
-        if not known_new:
-            cur.executemany(
-                self._retire,
-                [(rows[k][0] if rows[k] is not None else end, k) for k in keys],  # type: ignore[index]
-            )
+        retire = [
+            (row[0] if row is not None else end, k)
+            for k in keys
+            if k not in fresh
+            for row in (rows[k],)
+        ]
+        cur.executemany(self._retire, retire)
         gone = [(k,) for k in keys if rows[k] is None]
         if gone:
             cur.executemany(f"DELETE FROM {{schema}}{self.table} WHERE {self.key} = ?", gone)
