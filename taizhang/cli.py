@@ -10,7 +10,6 @@ from __future__ import annotations
 import sys
 import time
 from datetime import date
-from pathlib import Path
 from typing import Annotated
 
 import orjson
@@ -19,8 +18,8 @@ import typer
 from domain.errors import TaizhangError
 from taizhang import cli_audit, cli_keys
 from taizhang.bootstrap import initialise, is_initialised, open_ledger
+from taizhang.cli_common import DataDir, fail, settings_for
 from taizhang.progress import progress
-from taizhang.settings import Settings
 
 app = typer.Typer(
     name="taizhang",
@@ -33,19 +32,8 @@ app = typer.Typer(
 app.add_typer(cli_keys.app, name="keys")
 cli_audit.register(app)
 
-DataDir = Annotated[
-    Path | None,
-    typer.Option("--data-dir", help="Where the SQLite file and keys live [env TAIZHANG_DATA_DIR]."),
-]
 
 
-def _settings(data_dir: Path | None, **overrides: object) -> Settings:
-    return Settings.from_env(data_dir=data_dir, **overrides)
-
-
-def _fail(message: str, code: int = 1) -> None:
-    typer.echo(f"taizhang: {message}", err=True)
-    raise typer.Exit(code)
 
 
 @app.command()
@@ -57,11 +45,11 @@ def init(
     ] = "AES-256-GCM",
 ) -> None:
     """Create keys, the store and a bootstrap project lead; print its token once."""
-    settings = _settings(data_dir)
+    settings = settings_for(data_dir)
     try:
         info = initialise(settings, algorithm=cipher)
     except TaizhangError as exc:
-        _fail(exc.message)
+        fail(exc.message)
     if as_json:
         typer.echo(orjson.dumps({k: info[k] for k in ("data_dir", "database", "token")}).decode())
         return
@@ -82,7 +70,7 @@ def serve(
 
     from api.app import create_app
 
-    settings = _settings(data_dir, host=host, port=port)
+    settings = settings_for(data_dir, host=host, port=port)
     try:
         if not is_initialised(settings):
             info = initialise(settings)
@@ -90,7 +78,7 @@ def serve(
             typer.echo(f"bootstrap project lead token (shown once): {info['token']}")
         ledger = open_ledger(settings)
     except TaizhangError as exc:
-        _fail(exc.message)
+        fail(exc.message)
     typer.echo(f"store:    {settings.store} at {settings.describe_database()}")
     if not settings.store_key and not settings.database_url:
         typer.echo(f"keys:     {settings.key_file.resolve()}")
@@ -115,11 +103,11 @@ def demo(
     """Record a realistic synthetic workload (contract-year proportions x scale)."""
     from taizhang.demo import run_demo
 
-    settings = _settings(data_dir)
+    settings = settings_for(data_dir)
     try:
         first = date.fromisoformat(start) if start else None
     except ValueError:
-        _fail("--start must be a date like 2026-03-02", 2)
+        fail("--start must be a date like 2026-03-02", 2)
     try:
         if not is_initialised(settings):
             initialise(settings)
@@ -130,7 +118,7 @@ def demo(
         seconds = time.perf_counter() - began
         ledger.close()
     except TaizhangError as exc:
-        _fail(exc.message)
+        fail(exc.message)
     rate = stats.events / seconds if seconds else 0.0
     typer.echo(
         f"{stats.days[0]}..{stats.days[-1]}: {stats.tickets} tickets, {stats.cases} cases, "

@@ -17,7 +17,6 @@ The key file is rewritten atomically with mode 0600; no key is ever printed.
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
@@ -36,6 +35,7 @@ from crypto.store_cipher import DecryptionError, key_id_of
 from domain.errors import ConfigurationError, TaizhangError
 from domain.ledger import Ledger
 from taizhang.bootstrap import master_key_setting, master_keyring, open_ledger, store_keyring
+from taizhang.cli_common import DataDir, fail
 from taizhang.progress import Ticker, progress
 from taizhang.settings import Settings
 
@@ -47,16 +47,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-DataDir = Annotated[
-    Path | None,
-    typer.Option("--data-dir", help="Where the SQLite file and keys live [env TAIZHANG_DATA_DIR]."),
-]
 PAGE = 1000
 
-
-def _fail(message: str, code: int = 1) -> None:
-    typer.echo(f"taizhang: {message}", err=True)
-    raise typer.Exit(code)
 
 
 def _sealer(ledger: Ledger) -> EnvelopeSealer:
@@ -186,7 +178,7 @@ def rotate(
     try:
         rotated = rotate_store_key(settings, algorithm)
     except TaizhangError as exc:
-        _fail(exc.message)
+        fail(exc.message)
     key = rotated.current
     typer.echo(f"new current store key {key.key_id} ({key.algorithm}); {len(rotated.keys)} keys")
     typer.echo("restart running taizhang services so that they write with it")
@@ -202,7 +194,7 @@ def list_keys(
     try:
         listing = key_listing(settings)
     except TaizhangError as exc:
-        _fail(exc.message)
+        fail(exc.message)
     if as_json:
         typer.echo(orjson.dumps(listing).decode())
         return
@@ -233,7 +225,7 @@ def rotate_master(data_dir: DataDir = None) -> None:
     try:
         count = rotate_master_key(settings)
     except TaizhangError as exc:
-        _fail(exc.message)
+        fail(exc.message)
     current = master_keyring(settings).current
     typer.echo(f"re-wrapped {count} data keys under the new master key {current.key_id}")
     typer.echo("the old master key is gone from the key file; restart running taizhang services")
