@@ -13,7 +13,19 @@ from fastapi import FastAPI
 
 from api.deps import ItemCatalog
 from api.errors import install_error_handlers
-from api.routes import audit, cases, destruction, health, subjects, tickets, users
+from api.routes import (
+    access,
+    audit,
+    buyer,
+    cases,
+    destruction,
+    grants,
+    health,
+    reports,
+    subjects,
+    tickets,
+    users,
+)
 from domain.ledger import Ledger
 from projections.catalog import open_catalog
 from projections.runtime import BackgroundFollowers
@@ -55,7 +67,8 @@ def create_app(
         # A ledger opened here is ours to close; a wrong key or an unreachable store fails here.
         opened = ledger if ledger is not None else open_ledger(settings)
         view = catalog if catalog is not None else open_catalog(opened)
-        background = BackgroundFollowers([view.follower]) if view.follower else None
+        background = (BackgroundFollowers([view.follower, *reports.attach(app, opened)])
+                      if view.follower else None)
         sealer = open_sealer(opened, settings)
         stop_sealing = threading.Event()
         sealing = threading.Thread(target=sealer.run, args=(stop_sealing,), name="sealer",
@@ -83,6 +96,9 @@ def create_app(
     app.state.ledger = ledger
     app.state.catalog = catalog
     install_error_handlers(app)
-    for module in (health, subjects, tickets, cases, users, destruction, audit):
+    for module in (
+        health, subjects, tickets, cases, users, destruction, audit, grants, access, buyer,
+        reports,
+    ):
         app.include_router(module.router)
     return app

@@ -1,7 +1,9 @@
 """Dependencies shared by the routes, as ``Annotated`` aliases.
 
 ``LedgerDep`` is the application; ``CurrentUser`` the authenticated staff
-member; ``CommandContext`` what a command needs besides its body: who sends it,
+member; ``allow(action)`` declares an endpoint's action of the authorisation
+table (``domain/access.py``) and enforces it, the only role check the API makes;
+``CommandContext`` what a command needs besides its body: who sends it,
 its ``Idempotency-Key`` (with a fingerprint of the request) and the version the
 client expects (``If-Match``).
 """
@@ -15,14 +17,14 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
-from fastapi import Depends, Header, Request, Response
+from fastapi import Depends, FastAPI, Header, Request, Response
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.errors import MalformedJsonError, ServiceUnavailableError
 from domain import access
-from domain.errors import AuthenticationError, InvalidInputError, PermissionDeniedError
+from domain.errors import AuthenticationError, InvalidInputError
 from domain.ledger import Context, Idempotency, Ledger
 from domain.people import User
 from projections.catalog import ItemCatalog
@@ -68,14 +70,6 @@ def get_current_user(
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
-
-
-def require_role(user: User, *roles: str) -> None:
-    """403 unless ``user`` holds one of ``roles`` (prefer :func:`allow`: the table decides)."""
-    if user.role not in roles:
-        raise PermissionDeniedError(
-            f"this action needs the role {' or '.join(roles)}; you are {user.role}"
-        )
 
 
 # -- authorisation: every endpoint declares one action of domain/access.py ---------------
@@ -130,6 +124,26 @@ def _calls(dependant: Dependant) -> Iterator[Any]:
 def declared(route: APIRoute) -> list[Authorised | Public]:
     """The declarations an endpoint carries (exactly one, for a well-formed endpoint)."""
     return [c for c in _calls(route.dependant) if isinstance(c, Authorised | Public)]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    declarations: tuple[Authorised | Public, ...]  # empty for routes that are not APIRoutes
+    is_api: bool
+
+
+def endpoints(app: FastAPI) -> list[Endpoint]:
+    """Every method and path the app serves, with what each declares."""
+    found = []
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        is_api = isinstance(route, APIRoute)
+        marks = tuple(declared(route)) if isinstance(route, APIRoute) else ()
+        for method in sorted(context.methods or ()):
+            found.append(Endpoint(method, str(context.path), marks, is_api))
+    return found
 
 
 # -- who sent the request: its id and the client's address, for access records ----------

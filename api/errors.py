@@ -18,6 +18,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from crypto.subject_keys import KeyRemnantError
 from domain.errors import (
+    AccessRefusedError,
+    AuditUnavailableError,
     AuthenticationError,
     CalendarYearUnknownError,
     ConflictError,
@@ -56,6 +58,7 @@ STATUS: dict[type[TaizhangError], int] = {
     PersonalDataDestroyedError: 410,
     CalendarYearUnknownError: 503,  # the server's calendar lacks a year: configuration
     KeyRemnantError: 503,
+    AuditUnavailableError: 503,  # the access record could not be written: no data
     ServiceUnavailableError: 503,
     TaizhangError: 500,
 }
@@ -90,6 +93,8 @@ def taizhang_error_response(exc: TaizhangError) -> JSONResponse:
     extra: dict[str, Any] = {}
     if isinstance(exc, RuleViolationError):
         extra["rule"] = exc.rule
+    if isinstance(exc, AccessRefusedError):
+        extra["reason"] = exc.reason  # the refusal code stored in the access record
     message = exc.message if status != 500 else "the service could not complete the request"
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(

@@ -27,8 +27,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # ``python bench/x.py`` without PYTHONPATH or an install
-    sys.path.insert(0, str(ROOT))
+# ``python bench/x.py`` puts bench/ first on the path, where bench/replay.py would hide
+# the ``replay`` package: the repository root goes first.
+if str(ROOT) in sys.path:
+    sys.path.remove(str(ROOT))
+sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
 from eventsourcing.application import Application  # noqa: E402

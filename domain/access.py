@@ -96,7 +96,9 @@ CLEARANCE: dict[Role, Level] = {
     Role.AUDITOR: L,
 }
 
-_STAFF = {"self.read", "report.read"}
+_STAFF = {"self.read"}
+# Reports are statistics: for the lead, supervisors, officers, analysts and auditors.
+_STATISTICS = {"report.read"}
 PERMISSIONS: dict[Role, frozenset[str]] = {
     # 项目负责人: all information; approves grants, destruction, reassignments.
     Role.PROJECT_LEAD: frozenset(ACTIONS),
@@ -117,21 +119,25 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
     # 质量监督: reviews handled work, satisfaction, quarterly assessment.
     Role.QUALITY_SUPERVISOR: frozenset(
         _STAFF
+        | _STATISTICS
         | {"subject.read_masked", "subject.reveal", "ticket.read", "case.read"}
         | {"quality.review", "followup.record", "grant.apply", "grant.read"}
     ),
     # 保密监督员: replays access history, reviews access logs on schedule, handles leaks.
     Role.CONFIDENTIALITY_OFFICER: frozenset(
         _STAFF
+        | _STATISTICS
         | {"subject.read_masked", "subject.reveal", "ticket.read", "case.read"}
         | {"access_log.read", "access_review.record", "access_review.read", "audit.read"}
         | {"grant.apply", "grant.read", "user.read"}
         | {"destruction.request", "destruction.read"}
     ),
     # 数据分析: statistics only, never personal data.
-    Role.ANALYST: frozenset(_STAFF),
+    Role.ANALYST: frozenset(_STAFF | _STATISTICS),
     # 审计/合规: log integrity, audit bundles, reports as of a past date; no personal data.
-    Role.AUDITOR: frozenset(_STAFF | {"audit.read", "access_review.read", "destruction.read"}),
+    Role.AUDITOR: frozenset(
+        _STAFF | _STATISTICS | {"audit.read", "access_review.read", "destruction.read"}
+    ),
 }
 
 

@@ -21,7 +21,7 @@ from functools import partial
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
     ConnectionPoolClosedError,
@@ -1020,6 +1020,11 @@ class Ledger(Application[UUID]):
             if still_open_with(item := self._find_uuid(ident), str(leaver.id))
         ]
         check_heir(heir.role if heir else None, items)  # type: ignore[arg-type]
+        cases = any(isinstance(item, ServiceCase) for item in items)
+        if heir is None and cases and not isinstance(self._find_uuid(ctx.actor), User):
+            raise InvalidInputError(
+                "reassign_to", "open cases need a handler: name a colleague in reassign_to"
+            )
         heir_id = str(heir.id) if heir else None
         moved = [hand_over(i, str(leaver.id), heir_id, ctx.actor, why, at) for i in items]
         receipt = {
@@ -1046,8 +1051,18 @@ class Ledger(Application[UUID]):
         return int(self.recorder.max_notification_id() or 0)
 
     def save_batch(self, aggregates: Iterable[Aggregate]) -> int:
-        """Save many new or changed aggregates in one transaction (bulk import, demo)."""
-        recordings = self.save(*aggregates)
+        """Save many new or changed aggregates in one transaction (bulk import, demo).
+
+        The same as ``save``, minus its per-object runtime-protocol checks (about
+        15 µs an aggregate on Python 3.11): these are known aggregates. Uses the
+        library's ``_record``/``_notify``, stable in the pinned 9.5.6.
+        """
+        processing = ProcessingEvent[UUID]()
+        for aggregate in aggregates:
+            processing.events.extend(aggregate.collect_events())
+            processing.aggregates[aggregate.id] = aggregate
+        recordings = self._record(processing)
+        self._notify(recordings)
         return len(recordings)
 
 

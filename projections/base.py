@@ -78,6 +78,13 @@ class ReportView:
         for history in self.histories.values():
             history.create(cur)
 
+    def secondary_indexes(self) -> list[tuple[str, str]]:
+        return [i for history in self.histories.values() for i in history.secondary_indexes()]
+
+    def tables(self) -> list[str]:
+        return [*(n for t in self.tallies for n in (t, f"{t}_delta")),
+                *(n for h in self.histories for n in (h, f"{h}_history"))]
+
     def drop(self, cur: ViewCursor) -> None:
         for tally in self.tallies.values():
             tally.drop(cur)
@@ -85,7 +92,17 @@ class ReportView:
             history.drop(cur)
 
     def apply(self, cur: ViewCursor, page: Page) -> None:
-        self.write(cur, self.changes(page), page.end)
+        self.apply_batch(cur, [page])
+
+    def apply_batch(self, cur: ViewCursor, pages: Sequence[Page]) -> None:
+        """Consecutive pages in one transaction: one statement per table for all of them."""
+        changes = [self.changes(page) for page in pages]
+        for name, tally in self.tallies.items():
+            tally.write_pages(cur, [(page.start, page.end, change.tallies.get(name, {}))
+                                    for page, change in zip(pages, changes, strict=True)])
+        for name, history in self.histories.items():
+            history.write_pages(cur, [(change.rows.get(name, {}), change.fresh.get(name, set()))
+                                      for change in changes])
 
     # -- changes as data ------------------------------------------------------------------
     def changes(self, page: Page) -> Changes:
@@ -100,12 +117,6 @@ class ReportView:
         for recorded in page.events:
             self.other_event(found, recorded)
         return found
-
-    def write(self, cur: ViewCursor, changes: Changes, end: int) -> None:
-        for name, deltas in changes.tallies.items():
-            self.tallies[name].write(cur, deltas, end)
-        for name, rows in changes.rows.items():
-            self.histories[name].write(cur, rows, end, fresh=changes.fresh.get(name, set()))
 
     def logical(self, cur: ViewCursor) -> dict[str, Any]:
         """The view's content independent of page boundaries (to compare with a rebuild)."""

@@ -12,6 +12,7 @@ row is made from their :class:`~projections.facts.ItemFacts`.
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -61,17 +62,41 @@ class ItemCatalog:
             "watch_due_us BIGINT, watch_risk_us BIGINT, fixed_state TEXT, done_us BIGINT, "
             "version INTEGER NOT NULL, position BIGINT NOT NULL)"
         )
-        cur.execute(
+        for _, statement in self.secondary_indexes():
+            cur.execute(statement)
+
+    @staticmethod
+    def tables() -> list[str]:
+        return ["view_items"]
+
+    @staticmethod
+    def secondary_indexes() -> list[tuple[str, str]]:
+        return [(
+            "view_items_list",
             "CREATE INDEX IF NOT EXISTS view_items_list "
-            "ON {schema}view_items (kind, received_us, item_id)"
-        )
+            "ON {schema}view_items (kind, received_us, item_id)",
+        )]
 
     def drop(self, cur: ViewCursor) -> None:
         cur.execute("DROP TABLE IF EXISTS {schema}view_items")
 
     def apply(self, cur: ViewCursor, page: Page) -> None:
-        rows = [self._row(change.after, change.position) for change in page.items.values()]
-        cur.executemany(self._upsert_sql(cur), rows)
+        self.apply_batch(cur, [page])
+
+    def apply_batch(self, cur: ViewCursor, pages: Sequence[Page]) -> None:
+        """The pages' last row of each item, in one statement."""
+        latest = {}
+        fresh = set()
+        for page in pages:
+            for ident, change in page.items.items():
+                if ident not in latest and change.before is None:
+                    fresh.add(ident)  # created in these pages: a plain insert suffices
+                latest[ident] = change
+        insert = self._upsert_sql(cur).split(" ON CONFLICT")[0]
+        cur.executemany(insert, [self._row(c.after, c.position)
+                                 for i, c in latest.items() if i in fresh])
+        cur.executemany(self._upsert_sql(cur), [self._row(c.after, c.position)
+                                                for i, c in latest.items() if i not in fresh])
 
     @staticmethod
     def _row(facts: ItemFacts, position: int) -> tuple[Any, ...]:

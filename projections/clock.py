@@ -20,6 +20,7 @@ events of that one page are read to find it exactly.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from domain.ledger import Ledger
@@ -51,6 +52,10 @@ class LogClock:
         )
         cur.execute("CREATE INDEX IF NOT EXISTS view_clock_max ON {schema}view_clock (max_us)")
 
+    @staticmethod
+    def tables() -> list[str]:
+        return ["view_clock"]
+
     def drop(self, cur: ViewCursor) -> None:
         cur.execute("DROP TABLE IF EXISTS {schema}view_clock")
         self._last = None
@@ -59,23 +64,27 @@ class LogClock:
         self._last = None
 
     def apply(self, cur: ViewCursor, page: Page) -> None:
-        if self._last is not None and self._last[0] == page.start:
+        self.apply_batch(cur, [page])
+
+    def apply_batch(self, cur: ViewCursor, pages: Sequence[Page]) -> None:
+        start = pages[0].start
+        if self._last is not None and self._last[0] == start:
             running = self._last[1]
         else:
-            cur.execute(
-                "SELECT max_us FROM {schema}view_clock WHERE end_position = ?", (page.start,)
-            )
+            cur.execute("SELECT max_us FROM {schema}view_clock WHERE end_position = ?", (start,))
             row = cur.fetchone()
             running = int(row["max_us"]) if row else 0
-        for recorded in page.events:
-            stamp = event_us(recorded.event)
-            if stamp > running:
-                running = stamp
-        cur.execute(
-            "INSERT INTO {schema}view_clock (end_position, max_us) VALUES (?, ?)",
-            (page.end, running),
+        rows = []
+        for page in pages:
+            for recorded in page.events:
+                stamp = event_us(recorded.event)
+                if stamp > running:
+                    running = stamp
+            rows.append((page.end, running))
+        cur.executemany(
+            "INSERT INTO {schema}view_clock (end_position, max_us) VALUES (?, ?)", rows
         )
-        self._last = (page.end, running)
+        self._last = (pages[-1].end, running)
 
     def logical(self, cur: ViewCursor) -> dict[str, object]:
         cur.execute("SELECT MAX(max_us) AS m FROM {schema}view_clock")

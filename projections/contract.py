@@ -89,7 +89,9 @@ class Contract:
         try:
             start = date.fromisoformat(env.get("TAIZHANG_CONTRACT_START") or "2026-01-01")
         except ValueError:
-            raise ConfigurationError("TAIZHANG_CONTRACT_START must be a date like 2026-01-01") from None
+            raise ConfigurationError(
+                "TAIZHANG_CONTRACT_START must be a date like 2026-01-01"
+            ) from None
         try:
             months = int(env.get("TAIZHANG_CONTRACT_MONTHS") or 12)
             targets = {
@@ -198,7 +200,9 @@ def working(calendar: WorkingCalendar, first: date, last: date,
             until: datetime | None = None) -> Fraction:
     """Working seconds from ``first`` 00:00 to the end of ``last`` (or ``until`` if earlier)."""
     start = day_start(first, calendar)
-    end = day_start(last + timedelta(days=1), calendar)
+    # The last instant of ``last`` rather than the next midnight: the same working time, and
+    # no need for the next year's schedule when ``last`` is 31 December.
+    end = day_start(last + timedelta(days=1), calendar) - timedelta(microseconds=1)
     if until is not None:
         end = min(end, max(until, start))
     return Fraction(calendar.duration(start, end) // timedelta(microseconds=1), 1_000_000)
@@ -264,4 +268,6 @@ def parse_day(value: str | None, field_name: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise InvalidInputError(field_name, f"{field_name} must be a date like 2026-03-31") from None
+        raise InvalidInputError(
+            field_name, f"{field_name} must be a date like 2026-03-31"
+        ) from None

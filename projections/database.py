@@ -100,6 +100,22 @@ class ViewDatabase:
             finally:
                 cursor.sqlite_cursor.close()
 
+    def has_table(self, table: str) -> bool:
+        """Whether ``table`` exists (in the ledger's schema on PostgreSQL)."""
+        with self.transaction(commit=False) as cur:
+            if self.dialect == "postgresql":
+                cur.execute(
+                    "SELECT to_regclass(?) IS NOT NULL AS found", (f"{self.schema}{table}",)
+                )
+            else:
+                cur.execute(
+                    "SELECT COUNT(*) > 0 AS found FROM sqlite_master "
+                    "WHERE type = 'table' AND name = ?",
+                    (table,),
+                )
+            row = cur.fetchone()
+        return bool(row and row["found"])
+
     def upsert(self, table: str, key: str, columns: Sequence[str]) -> str:
         """An INSERT that replaces the row with the same ``key`` (both dialects)."""
         names = ", ".join(columns)

@@ -6,11 +6,12 @@ the log at the right version when the cached copy is not exactly one version
 behind), their :class:`~projections.facts.ItemFacts` are computed once, and
 every view of the group applies the page.
 
-Exactly once: a page is one transaction that first moves each participating
-view's tracking position from the value it read to the page's last position
-(a compare-and-set) and then writes the views. If another process got there
-first, an update matches no row, the transaction is rolled back and the page
-is skipped, so several followers on one database never double-count. A crash
+Exactly once: a transaction (one page, or a batch of pages in a rebuild)
+first moves each participating view's tracking position from the value it
+read to the last page's end (a compare-and-set) and then writes the views.
+If another process got there first, an update matches no row, the
+transaction is rolled back and the pages are skipped, so several followers on
+one database never double-count. A crash
 in the middle of a page loses the whole transaction and nothing else.
 
 Views that lag (a view just rebuilt, one added later) are brought level first:
@@ -25,10 +26,13 @@ polling, so a lost notification only delays.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
+import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
@@ -37,6 +41,7 @@ from domain.ledger import Ledger
 from domain.sla import SlaClock
 from domain.work_item import WorkItem
 from projections.database import ViewCursor, ViewDatabase
+from projections.decoding import event_decoder
 from projections.facts import ItemFacts, item_facts
 
 logger = logging.getLogger(__name__)
@@ -161,6 +166,9 @@ class ItemFold:
         return item if isinstance(item, WorkItem) else None
 
 
+_decoders: weakref.WeakKeyDictionary[Ledger, Callable[[Any], Any]] = weakref.WeakKeyDictionary()
+
+
 def read_events(
     ledger: Ledger, after: int, stop: int, limit: int
 ) -> tuple[list[Recorded], int]:
@@ -170,7 +178,15 @@ def read_events(
     (positions can have gaps: a rolled-back insert never fills its number).
     """
     notifications = ledger.recorder.select_notifications(start=after + 1, limit=limit, stop=stop)
-    to_event = ledger.mapper.to_domain_event
+    return decode_page(ledger, notifications, stop, limit)
+
+
+def decode_page(
+    ledger: Ledger, notifications: Sequence[Any], stop: int, limit: int
+) -> tuple[list[Recorded], int]:
+    to_event = _decoders.get(ledger)
+    if to_event is None:
+        to_event = _decoders[ledger] = event_decoder(ledger)
     events = [Recorded(n.id, to_event(n)) for n in notifications]
     end = events[-1].position if len(events) >= limit else stop
     return events, end
@@ -185,8 +201,10 @@ class Follower:
         views: View | Sequence[View],
         *,
         page_size: int = 500,
+        batch_pages: int = 1,
         db: ViewDatabase | None = None,
         fold: ItemFold | None = None,
+        setup: bool = True,
     ) -> None:
         self.ledger = ledger
         self.views: list[View] = list(views) if isinstance(views, Sequence) else [views]
@@ -195,9 +213,12 @@ class Follower:
         self.db = db or ViewDatabase(ledger)
         self.fold = fold or ItemFold(ledger)
         self.page_size = page_size
+        self.batch_pages = batch_pages  # pages per transaction: 1 live, more for a rebuild
         self.hold: float = 0.0  # seconds to wait inside each page transaction (crash tests)
         self._lock = threading.RLock()
-        self.setup()
+        self._tracked = False  # the tracking tables are known to exist
+        if setup:
+            self.setup()
 
     @property
     def view(self) -> View:
@@ -219,9 +240,15 @@ class Follower:
                     "ON CONFLICT (view_name) DO NOTHING",
                     (view.name,),
                 )
+        self._tracked = True
 
     def positions(self) -> dict[str, int]:
+        """Each view's tracking position (0 for a view that was never built)."""
         names = [v.name for v in self.views]
+        if not self._tracked:
+            if not self.db.has_table("view_tracking"):
+                return dict.fromkeys(names, 0)
+            self._tracked = True
         with self.db.transaction(commit=False) as cur:
             cur.execute(
                 "SELECT view_name, position FROM {schema}view_tracking "
@@ -249,34 +276,55 @@ class Follower:
                     return applied
                 members = [v for v in self.views if positions[v.name] == start]
                 stop = min([target, *(p for p in positions.values() if p > start)])
-                events, end = read_events(self.ledger, start, stop, self.page_size)
-                page = Page(start, end, events, self.fold.fold(events))
                 try:
-                    self._apply_page(members, page)
+                    while start < stop:
+                        pages = self._read_batch(start, stop)
+                        self._apply_pages(members, pages)
+                        applied += sum(len(page.events) for page in pages)
+                        if progress is not None:
+                            progress(pages[-1].end - start)
+                        start = pages[-1].end
                 except LostRaceError:
                     self.fold.reset()
-                    continue
-                applied += len(events)
-                if progress is not None:
-                    progress(end - start)
 
-    def _apply_page(self, members: Sequence[View], page: Page) -> None:
+    def _read_batch(self, start: int, stop: int) -> list[Page]:
+        pages: list[Page] = []
+        position = start
+        while position < stop and len(pages) < self.batch_pages:
+            events, end = read_events(self.ledger, position, stop, self.page_size)
+            pages.append(Page(position, end, events, self.fold.fold(events)))
+            position = end
+        return pages
+
+    def _apply_pages(self, members: Sequence[View], pages: Sequence[Page]) -> None:
+        """One transaction: move the members' positions over the pages, then apply each page.
+
+        Each page stays a unit of its own inside (its end is recorded in
+        ``view_pages`` and stamps what it wrote), so a report as of a past
+        position reads at most one page in memory however large the transaction.
+        """
+        start, end = pages[0].start, pages[-1].end
         try:
             with self.db.transaction() as cur:
                 for view in members:
                     cur.execute(
                         "UPDATE {schema}view_tracking SET position = ? "
                         "WHERE view_name = ? AND position = ?",
-                        (page.end, view.name, page.start),
+                        (end, view.name, start),
                     )
                     if cur.rowcount != 1:
                         raise LostRaceError
                 cur.executemany(
                     "INSERT INTO {schema}view_pages (view_name, end_position) VALUES (?, ?)",
-                    [(view.name, page.end) for view in members],
+                    [(view.name, page.end) for page in pages for view in members],
                 )
                 for view in members:
-                    view.apply(cur, page)
+                    batch = getattr(view, "apply_batch", None)
+                    if batch is not None:
+                        batch(cur, pages)
+                        continue
+                    for page in pages:
+                        view.apply(cur, page)
                 if self.hold:
                     threading.Event().wait(self.hold)
         except LostRaceError:
@@ -298,8 +346,15 @@ class Follower:
         names: Sequence[str] | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> int:
-        """Drop the named views' tables (default: all) and apply the whole log again."""
+        """Drop the named views' tables (default: all) and apply the whole log again.
+
+        Indexes that only reads need are created after the last page, which
+        is quicker than keeping them up to date row by row (a follower that
+        starts meanwhile creates them again: they are ``IF NOT EXISTS``); then
+        the tables are analysed for the query planner.
+        """
         chosen = [v for v in self.views if names is None or v.name in names]
+        deferred = [i for v in chosen for i in getattr(v, "secondary_indexes", list)()]
         with self._lock:
             with self.db.transaction() as cur:
                 for view in chosen:
@@ -312,11 +367,23 @@ class Follower:
                     cur.execute(
                         "DELETE FROM {schema}view_pages WHERE view_name = ?", (view.name,)
                     )
+                for name, _ in deferred:
+                    cur.execute(f"DROP INDEX IF EXISTS {{schema}}{name}")
             self.view_failed()
-            return self.catch_up(progress=progress)
+            applied = self.catch_up(progress=progress)
+            with self.db.transaction() as cur:
+                for _, statement in deferred:
+                    cur.execute(statement)
+                # Fresh tables have no statistics yet: give the query planner some.
+                for view in chosen:
+                    for table in getattr(view, "tables", list)():
+                        cur.execute(f"ANALYZE {{schema}}{table}")
+            return applied
 
     def page_end_at_or_before(self, view_name: str, position: int) -> int:
         """The last page end of a view at or before ``position`` (0 when none)."""
+        if position <= 0 or not (self._tracked or self.db.has_table("view_pages")):
+            return 0
         with self.db.transaction(commit=False) as cur:
             cur.execute(
                 "SELECT MAX(end_position) AS p FROM {schema}view_pages "
@@ -325,6 +392,26 @@ class Follower:
             )
             row = cur.fetchone()
         return int(row["p"]) if row and row["p"] is not None else 0
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection meanwhile (for a process that only follows, or a rebuild).
+
+    A rebuild allocates millions of short-lived objects while tens of thousands
+    of folded aggregates stay cached; every full collection walks the whole
+    cache, which cost a quarter of a rebuild's time. Folding creates no
+    reference cycles (a collection after a million events finds a handful), so
+    reference counting frees everything; one collection runs at the end.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+        gc.collect()
 
 
 class LogWatcher:

@@ -6,10 +6,11 @@ a calendar (``on_track`` / ``at_risk`` / ``breached``, or ``met``), first
 response, resolution, the working time its clock was paused, and for done
 items the working time it took and how late it was.
 
-On-time rates (``sla_done``): done items by the day they were done, kind,
-business type, urgency, staff member and outcome (``met`` when every time
-limit was kept, else ``breached``); urgent tickets' first responses
-separately (``sla_first_response``).
+On-time rates: done items by the day they were done and outcome (``met`` when
+every time limit was kept, else ``breached``), with their working time taken
+and overdue — by kind (``sla_daily``), business type (``sla_types``), ticket
+urgency (``sla_urgency``) and staff member (``sla_staff``); urgent tickets'
+first responses separately (``sla_first_response``).
 """
 
 from __future__ import annotations
@@ -32,15 +33,19 @@ from projections.runtime import ItemChange
 from projections.tally import Changes, History, Range, Tally
 
 ITEMS = "sla_items"
-DONE = "sla_done"
+DAILY = "sla_daily"
+TYPES = "sla_types"
+URGENCY = "sla_urgency"
+STAFF = "sla_staff"
 FIRST_RESPONSE = "sla_first_response"
+TIMED = ("n", "late_s", "handling_s")
 STATES = ("on_track", "at_risk", "breached", "met")
 COLUMNS = (
     "kind", "number", "status", "staff", "business_type", "urgency", "received_us", "due_us",
     "done_us", "first_response_us", "fixed_state", "watch_due_us", "watch_risk_us", "open",
     "paused_s", "paused_since_us", "handling_s", "late_s", "first_response_state",
 )
-TYPES = {c: "BIGINT" for c in COLUMNS if c.endswith("_us")} | {
+COLUMN_TYPES = {c: "BIGINT" for c in COLUMNS if c.endswith("_us")} | {
     "open": "INTEGER", "paused_s": "BIGINT", "handling_s": "BIGINT", "late_s": "BIGINT",
 }
 STATE_SQL = (
@@ -55,15 +60,18 @@ class SlaView(ReportView):
     name = "sla"
 
     def make_tallies(self) -> Iterable[Tally]:
+        # One narrow tally per breakdown: each report reads a few thousand rows at most.
         return [
-            Tally(DONE, ("day", "kind", "business_type", "urgency", "staff", "outcome"),
-                  ("n", "late_s", "handling_s")),
-            Tally(FIRST_RESPONSE, ("day", "business_type", "staff", "outcome"), ("n",)),
+            Tally(DAILY, ("day", "kind", "outcome"), TIMED),
+            Tally(TYPES, ("day", "kind", "business_type", "outcome"), TIMED),
+            Tally(URGENCY, ("day", "urgency", "outcome"), TIMED),
+            Tally(STAFF, ("day", "kind", "staff", "outcome"), TIMED),
+            Tally(FIRST_RESPONSE, ("day", "outcome"), ("n",)),
         ]
 
     def make_histories(self) -> Iterable[History]:
         return [
-            History(ITEMS, "item_id", COLUMNS, TYPES, indexes=[
+            History(ITEMS, "item_id", COLUMNS, COLUMN_TYPES, indexes=[
                 ("received_us", "item_id"), ("open", "received_us"),
                 ("fixed_state", "received_us"),
             ])
@@ -72,12 +80,15 @@ class SlaView(ReportView):
     def contributions(self, facts: ItemFacts) -> Iterable[Contribution]:
         found: list[Contribution] = []
         if facts.done_us is not None and facts.fixed_state is not None:
-            key = (local_day(facts.done_us), facts.kind, facts.business_type, facts.urgency,
-                   facts.staff, facts.fixed_state)
-            found.append((DONE, key, (1, facts.late_s or 0, facts.handling_s or 0)))
+            day, outcome = local_day(facts.done_us), facts.fixed_state
+            values = (1, facts.late_s or 0, facts.handling_s or 0)
+            found.append((DAILY, (day, facts.kind, outcome), values))
+            found.append((TYPES, (day, facts.kind, facts.business_type, outcome), values))
+            if facts.kind == "ticket":
+                found.append((URGENCY, (day, facts.urgency, outcome), values))
+            found.append((STAFF, (day, facts.kind, facts.staff, outcome), values))
         if facts.first_response_state is not None and facts.first_response_us is not None:
-            key = (local_day(facts.first_response_us), facts.business_type, facts.staff,
-                   facts.first_response_state)
+            key = (local_day(facts.first_response_us), facts.first_response_state)
             found.append((FIRST_RESPONSE, key, (1,)))
         return found
 
@@ -264,17 +275,25 @@ def sla_report(
     if first is not None or last is not None:
         where["day"] = Range(first.isoformat() if first else None,
                              last.isoformat() if last else None)
-    done_tally = view.tallies[DONE]
+    t = view.tallies
     with snap.db.transaction(commit=False) as cur:
         reader = _Items(snap, view.histories[ITEMS], cur)
         open_counts = reader.open_counts()
         items, next_cursor = reader.page(state, limit, cursor)
-        by_day = snap.tally(cur, done_tally, ("day", "outcome"), where)
-        by_type = snap.tally(cur, done_tally, ("kind", "business_type", "outcome"), where)
-        by_urgency = snap.tally(cur, done_tally, ("urgency", "outcome"), where)
-        by_staff = snap.tally(cur, done_tally, ("kind", "staff", "outcome"), where)
-        done_all = snap.tally(cur, done_tally, ("outcome",), {})
-        first_response = snap.tally(cur, view.tallies[FIRST_RESPONSE], ("outcome",), where)
+        daily = snap.tally(cur, t[DAILY], ("day", "kind", "outcome"))
+        by_type = snap.tally(cur, t[TYPES], ("kind", "business_type", "outcome"), where)
+        by_urgency = snap.tally(cur, t[URGENCY], ("urgency", "outcome"), where)
+        by_staff = snap.tally(cur, t[STAFF], ("kind", "staff", "outcome"), where)
+        first_response = snap.tally(cur, t[FIRST_RESPONSE], ("outcome",), where)
+    window = where.get("day")
+    by_day: dict[tuple[str, ...], list[int]] = {}
+    by_kind: dict[tuple[str, ...], list[int]] = {}
+    done_all: dict[tuple[str, ...], list[int]] = {}
+    for (day, kind, outcome), values in daily.items():
+        _add(done_all, (outcome,), values)
+        if window is None or window.holds(day):
+            _add(by_day, (day, outcome), values)
+            _add(by_kind, (kind, outcome), values)
     return {
         **snap.header(),
         "state": state,
@@ -289,6 +308,10 @@ def sla_report(
             "window": {"first": first.isoformat() if first else None,
                        "last": last.isoformat() if last else None},
             "overall": _grouped_rates(by_day, 0, timed=True)[()],
+            "by_kind": [
+                {"kind": k[0], **rate}
+                for k, rate in sorted(_grouped_rates(by_kind, 1, timed=True).items())
+            ],
             "by_period": [
                 {"period": label[0], **rate}
                 for label, rate in _period_rates(by_day, contract, period).items()
@@ -308,6 +331,13 @@ def sla_report(
             "first_response": _grouped_rates(first_response, 0, timed=False)[()],
         },
     }
+
+
+def _add(target: dict[tuple[str, ...], list[int]], key: tuple[str, ...], values: list[int]
+         ) -> None:
+    entry = target.setdefault(key, [0] * len(values))
+    for i, value in enumerate(values):
+        entry[i] += value
 
 
 def _grouped_rates(rows: dict[tuple[str, ...], list[int]], width: int, *, timed: bool

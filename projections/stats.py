@@ -64,10 +64,7 @@ def histogram_summary(counts: Mapping[float, int], width: float = 0.0) -> Summar
                 return value
         return items[-1][0]
 
-    if n % 2:
-        median = nth(n // 2)
-    else:
-        median = (nth(n // 2 - 1) + nth(n // 2)) / 2
+    median = nth(n // 2) if n % 2 else (nth(n // 2 - 1) + nth(n // 2)) / 2
     return Summary(n, mean, median + width / 2, math.sqrt(variance))
 
 

@@ -4,12 +4,13 @@ A report must be reproducible "as of" a past log position, so view tables keep
 their history, keyed by log position, instead of overwriting it:
 
 * :class:`Tally` — integer counters by dimensions (day, staff, business type,
-  ...). Each page adds its changes (which may be negative) twice: into
-  ``<table>`` summed per bucket of ``bucket_size`` log positions, and into
-  ``<table>_delta`` stamped with the page's last position. The counters as of
-  position ``B`` are the buckets that end before ``B``'s bucket plus the deltas
-  of that bucket up to ``B``: a bounded read whatever ``B`` is. Integers only,
-  so every sum is exact and independent of the order pages were applied in.
+  ...). Each page inserts its changes (which may be negative) into
+  ``<table>_delta``, stamped with the page's last position; once the log has
+  passed a bucket of ``bucket_size`` positions, its deltas are summed into
+  ``<table>``. The counters as of position ``B`` are the summed buckets before
+  ``B``'s bucket plus the deltas of that bucket up to ``B``: a bounded read
+  whatever ``B`` is. Integers only, so every sum is exact and independent of
+  the order pages were applied in.
 * :class:`History` — one current row per key, plus the rows it replaced with
   the position range ``[valid_from, valid_to)`` in which each was current.
 
@@ -102,22 +103,23 @@ class Tally:
         table: str,
         dims: Sequence[str],
         measures: Sequence[str],
-        bucket_size: int = BUCKET_SIZE,
+        bucket_size: int | None = None,
     ) -> None:
         self.table = table
         self.dims = tuple(dims)
         self.measures = tuple(measures)
-        self.bucket_size = bucket_size
-        names = ", ".join((*self.dims, "bucket", *self.measures))
-        marks = ", ".join("?" for _ in (*self.dims, "bucket", *self.measures))
-        sums = ", ".join(f"{m} = t.{m} + excluded.{m}" for m in self.measures)
-        self._upsert = (
-            f"INSERT INTO {{schema}}{table} AS t ({names}) VALUES ({marks}) "
-            f"ON CONFLICT ({', '.join((*self.dims, 'bucket'))}) DO UPDATE SET {sums}"
-        )
+        self.bucket_size = bucket_size or BUCKET_SIZE
+        marks = ", ".join("?" for _ in (*self.dims, "position", *self.measures))
         delta_names = ", ".join((*self.dims, "position", *self.measures))
         self._insert_delta = (
             f"INSERT INTO {{schema}}{table}_delta ({delta_names}) VALUES ({marks})"
+        )
+        dims_sql = ", ".join(self.dims)
+        sums = ", ".join(f"SUM({m})" for m in self.measures)
+        self._roll_up = (
+            f"INSERT INTO {{schema}}{table} ({', '.join((*self.dims, 'bucket', *self.measures))}) "
+            f"SELECT {dims_sql}, ?, {sums} FROM {{schema}}{table}_delta "
+            f"WHERE position > ? AND position <= ? GROUP BY {dims_sql}"
         )
 
     def bucket(self, position: int) -> int:
@@ -126,10 +128,9 @@ class Tally:
     def create(self, cur: ViewCursor) -> None:
         dims = ", ".join(f"{d} TEXT NOT NULL" for d in self.dims)
         measures = ", ".join(f"{m} BIGINT NOT NULL DEFAULT 0" for m in self.measures)
-        key = ", ".join((*self.dims, "bucket"))
         cur.execute(
             f"CREATE TABLE IF NOT EXISTS {{schema}}{self.table} ({dims}, bucket BIGINT NOT NULL, "
-            f"{measures}, PRIMARY KEY ({key}))"
+            f"{measures})"
         )
         cur.execute(
             f"CREATE TABLE IF NOT EXISTS {{schema}}{self.table}_delta ({dims}, "
@@ -144,14 +145,29 @@ class Tally:
         cur.execute(f"DROP TABLE IF EXISTS {{schema}}{self.table}_delta")
         cur.execute(f"DROP TABLE IF EXISTS {{schema}}{self.table}")
 
-    def write(self, cur: ViewCursor, deltas: Deltas, end: int) -> None:
-        """Add one page's changes; ``end`` is the page's last log position."""
-        rows = [(*key, values) for key, values in sorted(deltas.items()) if any(values)]
-        if not rows:
+    def write_pages(
+        self, cur: ViewCursor, pages: Sequence[tuple[int, int, Deltas]]
+    ) -> None:
+        """Add the changes of consecutive pages ``(start, end, deltas)``; sum finished buckets.
+
+        Called for every page, changes or not: the pages that end in a new
+        bucket sum the buckets before it into ``<table>``, once (the pages of
+        a view are applied in order, each exactly once).
+        """
+        if not pages:
             return
-        bucket = self.bucket(end)
-        cur.executemany(self._upsert, [(*r[:-1], bucket, *r[-1]) for r in rows])
-        cur.executemany(self._insert_delta, [(*r[:-1], end, *r[-1]) for r in rows])
+        rows = [
+            (*key, end, *values)
+            for _, end, deltas in pages
+            for key, values in sorted(deltas.items())
+            if any(values)
+        ]
+        cur.executemany(self._insert_delta, rows)
+        start, end = pages[0][0], pages[-1][1]
+        first = self.bucket(start) if start > 0 else 0
+        for bucket in range(first, self.bucket(end)):
+            low = bucket * self.bucket_size
+            cur.execute(self._roll_up, (bucket, low, low + self.bucket_size))
 
     def read(
         self,
@@ -193,8 +209,16 @@ class Tally:
         return {k: v for k, v in found.items() if any(v)}
 
     def logical(self, cur: ViewCursor) -> dict[Key, list[int]]:
-        """Every non-zero counter, whatever the buckets (to compare a view with a rebuild)."""
-        return self.read(cur, 2**62, self.dims)
+        """Every non-zero counter, whatever the pages (to compare a view with a rebuild)."""
+        sums = ", ".join(f"SUM({m}) AS {m}" for m in self.measures)
+        dims = ", ".join(self.dims)
+        cur.execute(f"SELECT {dims}, {sums} FROM {{schema}}{self.table}_delta GROUP BY {dims}")
+        found = {}
+        for row in cur.fetchall():
+            values = [int(row[m] or 0) for m in self.measures]
+            if any(values):
+                found[tuple(str(row[d]) for d in self.dims)] = values
+        return found
 
 
 @dataclass
@@ -238,10 +262,10 @@ class Changes:
         add_into(self.tallies.setdefault(tally, {}), key, values, sign)
 
     def put(
-        self, table: str, key: str, position: int, values: tuple[Any, ...] | None,
-        *, fresh: bool = False,
+        self, table: str, key: str, position: int, values: tuple[Any, ...], *,
+        fresh: bool = False,
     ) -> None:
-        self.rows.setdefault(table, {})[key] = (position, values) if values is not None else None
+        self.rows.setdefault(table, {})[key] = (position, values)
         if fresh:
             self.fresh.setdefault(table, set()).add(key)
 
@@ -261,13 +285,14 @@ class History:
         names = ", ".join((key, *self.columns, "valid_from"))
         marks = ", ".join("?" for _ in (key, *self.columns, "valid_from"))
         updates = ", ".join(f"{c} = excluded.{c}" for c in (*self.columns, "valid_from"))
-        self._upsert = (
-            f"INSERT INTO {{schema}}{table} ({names}) VALUES ({marks}) "
-            f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
-        )
+        self._insert = f"INSERT INTO {{schema}}{table} ({names}) VALUES ({marks})"
+        self._upsert = f"{self._insert} ON CONFLICT ({key}) DO UPDATE SET {updates}"
         self._retire = (
             f"INSERT INTO {{schema}}{table}_history ({names}, valid_to) "
             f"SELECT {names}, ? FROM {{schema}}{table} WHERE {key} = ?"
+        )
+        self._insert_history = (
+            f"INSERT INTO {{schema}}{table}_history ({names}, valid_to) VALUES ({marks}, ?)"
         )
 
     def create(self, cur: ViewCursor) -> None:
@@ -280,47 +305,68 @@ class History:
             f"CREATE TABLE IF NOT EXISTS {{schema}}{self.table}_history ({self.key} TEXT NOT NULL, "
             f"{columns}, valid_from BIGINT NOT NULL, valid_to BIGINT NOT NULL)"
         )
-        cur.execute(
+        for _, statement in self.secondary_indexes():
+            cur.execute(statement)
+
+    def secondary_indexes(self) -> list[tuple[str, str]]:
+        """(name, DDL) of the indexes reads need and writes do not: a rebuild adds them last."""
+        found = [(
+            f"{self.table}_history_range",
             f"CREATE INDEX IF NOT EXISTS {self.table}_history_range "
-            f"ON {{schema}}{self.table}_history (valid_to, valid_from)"
-        )
+            f"ON {{schema}}{self.table}_history (valid_to, valid_from)",
+        )]
         for number, index in enumerate(self.indexes):
-            cur.execute(
+            found.append((
+                f"{self.table}_i{number}",
                 f"CREATE INDEX IF NOT EXISTS {self.table}_i{number} "
-                f"ON {{schema}}{self.table} ({', '.join(index)})"
-            )
+                f"ON {{schema}}{self.table} ({', '.join(index)})",
+            ))
+        return found
 
     def drop(self, cur: ViewCursor) -> None:
         cur.execute(f"DROP TABLE IF EXISTS {{schema}}{self.table}_history")
         cur.execute(f"DROP TABLE IF EXISTS {{schema}}{self.table}")
 
-    def write(
+    def write_pages(
         self,
         cur: ViewCursor,
-        rows: Mapping[str, tuple[int, tuple[Any, ...]] | None],
-        end: int,
-        *,
-        fresh: set[str] | frozenset[str] = frozenset(),
+        pages: Sequence[tuple[Mapping[str, tuple[int, tuple[Any, ...]] | None], set[str]]],
     ) -> None:
-        """Make ``rows`` current; the rows they replace become history up to their position.
+        """Make the pages' rows current in order; replaced rows become history.
 
-        Keys in ``fresh`` had no row before this page: nothing to retire.
+        ``pages`` are ``(rows, fresh)`` of consecutive pages: ``rows`` maps a key
+        to ``(position, values)``, the position of the event that made it
+        current; keys in ``fresh`` had no row before their page. A key changed
+        by several pages gets one current row, and its intermediate versions
+        go straight to history with the range each was current in.
         """
-        if not rows:
+        versions: dict[str, list[tuple[int, tuple[Any, ...]]]] = {}
+        fresh: set[str] = set()
+        for rows, new in pages:
+            for key, row in rows.items():
+                if row is None:
+                    raise ValueError("history rows are never deleted")
+                found = versions.get(key)
+                if found is None:
+                    versions[key] = [row]
+                    if key in new:
+                        fresh.add(key)
+                else:
+                    found.append(row)
+        if not versions:
             return
-        keys = sorted(rows)
-        retire = [
-            (row[0] if row is not None else end, k)
+        keys = sorted(versions)
+        cur.executemany(self._retire, [(versions[k][0][0], k) for k in keys if k not in fresh])
+        cur.executemany(self._insert_history, [
+            (k, *row[1], row[0], following[0])
             for k in keys
-            if k not in fresh
-            for row in (rows[k],)
-        ]
-        cur.executemany(self._retire, retire)
-        gone = [(k,) for k in keys if rows[k] is None]
-        if gone:
-            cur.executemany(f"DELETE FROM {{schema}}{self.table} WHERE {self.key} = ?", gone)
-        current = [(k, *rows[k][1], rows[k][0]) for k in keys if rows[k] is not None]  # type: ignore[index]
-        cur.executemany(self._upsert, current)
+            for row, following in zip(versions[k], versions[k][1:], strict=False)
+        ])
+        # A key new in these pages cannot conflict: a plain insert is cheaper than an upsert.
+        cur.executemany(self._insert, [(k, *versions[k][-1][1], versions[k][-1][0])
+                                       for k in keys if k in fresh])
+        cur.executemany(self._upsert, [(k, *versions[k][-1][1], versions[k][-1][0])
+                                       for k in keys if k not in fresh])
 
     def source(self, upto: int, live: bool) -> tuple[str, list[Any]]:
         """A FROM clause of the rows current at position ``upto`` (all current rows when live)."""

@@ -16,7 +16,7 @@ import orjson
 import typer
 
 from domain.errors import TaizhangError
-from taizhang import cli_audit, cli_keys
+from taizhang import cli_audit, cli_keys, cli_replay, cli_users
 from taizhang.bootstrap import initialise, is_initialised, open_ledger
 from taizhang.cli_common import DataDir, fail, settings_for
 from taizhang.progress import progress
@@ -30,6 +30,9 @@ app = typer.Typer(
 )
 
 app.add_typer(cli_keys.app, name="keys")
+app.add_typer(cli_users.app, name="users")
+app.add_typer(cli_replay.app, name="replay")
+app.add_typer(cli_replay.project_app, name="project")
 cli_audit.register(app)
 
 

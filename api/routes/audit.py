@@ -9,13 +9,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
-from api.deps import CurrentUser
+from api.deps import allow
 from api.errors import ServiceUnavailableError
 from domain.errors import InvalidInputError, NotFoundError
 from replay.bundle import export_bundle
 from replay.sealer import Sealer
 
 router = APIRouter(prefix="/audit", tags=["audit"])
+READ = [allow("audit.read")]
 CHUNK = 1 << 16
 
 
@@ -35,22 +36,21 @@ def _latest(sealer: Sealer) -> Any:
     return sealer.latest
 
 
-@router.get("/tree-head")
-def read_tree_head(user: CurrentUser, sealer: SealerDep) -> dict[str, Any]:
+@router.get("/tree-head", dependencies=READ)
+def read_tree_head(sealer: SealerDep) -> dict[str, Any]:
     """The latest signed tree head."""
     return _latest(sealer).as_dict()
 
 
-@router.get("/public-key")
-def read_public_key(user: CurrentUser, sealer: SealerDep) -> dict[str, str]:
+@router.get("/public-key", dependencies=READ)
+def read_public_key(sealer: SealerDep) -> dict[str, str]:
     """The Ed25519 key that signs tree heads, for independent verification."""
     return sealer.signer.verifier().public_dict()
 
 
-@router.get("/inclusion/{position}")
+@router.get("/inclusion/{position}", dependencies=READ)
 def read_inclusion_proof(
     position: int,
-    user: CurrentUser,
     sealer: SealerDep,
     tree_size: Annotated[int | None, Query(ge=1)] = None,
 ) -> dict[str, Any]:
@@ -60,9 +60,8 @@ def read_inclusion_proof(
     return sealer.inclusion(position, size).as_dict()
 
 
-@router.get("/consistency")
+@router.get("/consistency", dependencies=READ)
 def read_consistency_proof(
-    user: CurrentUser,
     sealer: SealerDep,
     first: Annotated[int, Query(ge=0)],
     second: Annotated[int, Query(ge=0)],
@@ -82,9 +81,8 @@ def read_consistency_proof(
     }
 
 
-@router.get("/bundle")
+@router.get("/bundle", dependencies=READ)
 def read_bundle(
-    user: CurrentUser,
     sealer: SealerDep,
     first: Annotated[int, Query(ge=0)],
     second: Annotated[int, Query(ge=1)],

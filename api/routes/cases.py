@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from api.deps import CatalogDep, CommandContext, LedgerDep, get_current_user
+from api.deps import CatalogDep, CommandContext, LedgerDep, allow, get_current_user
 from api.schemas import (
     CallbackCreate,
     CaseAccept,
@@ -32,7 +32,7 @@ router = APIRouter(
 COMMAND = {"response_model": ItemReceipt, "responses": error_responses(400, 404, 409, 422)}
 
 
-@router.post("", status_code=201, **COMMAND)
+@router.post("", status_code=201, dependencies=[allow("case.create")], **COMMAND)
 def create_case(
     body: CaseCreate, ledger: LedgerDep, ctx: CommandContext, response: Response
 ) -> dict[str, Any]:
@@ -47,7 +47,7 @@ def create_case(
     return command_answer(response, receipt)
 
 
-@router.post("/{case_id}/accept", **COMMAND)
+@router.post("/{case_id}/accept", dependencies=[allow("case.work")], **COMMAND)
 def accept_case(
     case_id: str, body: CaseAccept, ledger: LedgerDep, ctx: CommandContext, response: Response
 ) -> dict[str, Any]:
@@ -65,7 +65,7 @@ def accept_case(
     return command_answer(response, receipt)
 
 
-@router.post("/{case_id}/resume", **COMMAND)
+@router.post("/{case_id}/resume", dependencies=[allow("case.work")], **COMMAND)
 def resume_case(
     case_id: str,
     ledger: LedgerDep,
@@ -78,7 +78,7 @@ def resume_case(
     return command_answer(response, receipt)
 
 
-@router.post("/{case_id}/approve", **COMMAND)
+@router.post("/{case_id}/approve", dependencies=[allow("case.work")], **COMMAND)
 def approve_case(
     case_id: str, body: CaseApprove, ledger: LedgerDep, ctx: CommandContext, response: Response
 ) -> dict[str, Any]:
@@ -91,7 +91,7 @@ def approve_case(
     return command_answer(response, receipt)
 
 
-@router.post("/{case_id}/feedback", **COMMAND)
+@router.post("/{case_id}/feedback", dependencies=[allow("case.work")], **COMMAND)
 def give_case_feedback(
     case_id: str,
     body: CaseFeedback,
@@ -106,7 +106,7 @@ def give_case_feedback(
     return command_answer(response, receipt)
 
 
-@router.post("/{case_id}/assign", **COMMAND)
+@router.post("/{case_id}/assign", dependencies=[allow("case.work")], **COMMAND)
 def assign_case(
     case_id: str, body: CaseAssign, ledger: LedgerDep, ctx: CommandContext, response: Response
 ) -> dict[str, Any]:
@@ -119,7 +119,7 @@ def assign_case(
     return command_answer(response, receipt)
 
 
-@router.post("/{case_id}/callbacks", **COMMAND)
+@router.post("/{case_id}/callbacks", dependencies=[allow("followup.record")], **COMMAND)
 def record_case_callback(
     case_id: str,
     body: CallbackCreate,
@@ -138,7 +138,7 @@ def record_case_callback(
     return command_answer(response, receipt)
 
 
-@router.post("/{case_id}/review", **COMMAND)
+@router.post("/{case_id}/review", dependencies=[allow("quality.review")], **COMMAND)
 def review_case(
     case_id: str, body: ReviewCreate, ledger: LedgerDep, ctx: CommandContext, response: Response
 ) -> dict[str, Any]:
@@ -149,7 +149,12 @@ def review_case(
     return command_answer(response, receipt)
 
 
-@router.get("/{case_id}", response_model=CasePublic, responses=error_responses(404))
+@router.get(
+    "/{case_id}",
+    response_model=CasePublic,
+    responses=error_responses(404),
+    dependencies=[allow("case.read")],
+)
 def read_case(case_id: str, ledger: LedgerDep, response: Response) -> dict[str, Any]:
     """The whole case with its deadlines; the subject appears by id only."""
     view = case_view(ledger, ledger.case(case_id))
@@ -157,7 +162,12 @@ def read_case(case_id: str, ledger: LedgerDep, response: Response) -> dict[str, 
     return view
 
 
-@router.get("", response_model=ItemPage, responses=error_responses(422, 503))
+@router.get(
+    "",
+    response_model=ItemPage,
+    responses=error_responses(422, 503),
+    dependencies=[allow("case.read")],
+)
 def list_cases(
     catalog: CatalogDep,
     status: str | None = None,

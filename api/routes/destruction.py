@@ -15,13 +15,12 @@ from uuid import UUID
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from api.deps import CommandContext, CurrentUser, LedgerDep, require_role
+from api.deps import CommandContext, LedgerDep, allow
 from api.schemas import RequestBody, SubjectPublic, error_responses
 from api.views import local
 from domain.calendar import SHANGHAI
 from domain.destruction import DestructionRequest
 from domain.ledger import Ledger
-from domain.vocabulary import Role
 
 router = APIRouter(
     prefix="/destruction-requests",
@@ -97,12 +96,10 @@ def destruction_view(ledger: Ledger, request: DestructionRequest) -> dict[str, A
     "/{request_id}/approve",
     response_model=DestructionReceipt,
     responses=error_responses(403, 409),
+    dependencies=[allow("destruction.approve")],
 )
-def approve_destruction(
-    request_id: str, user: CurrentUser, ledger: LedgerDep, ctx: CommandContext
-) -> dict[str, Any]:
+def approve_destruction(request_id: str, ledger: LedgerDep, ctx: CommandContext) -> dict[str, Any]:
     """Approve and carry out a destruction (project lead; not the requester)."""
-    require_role(user, Role.PROJECT_LEAD.value)
     return destruction_answer(ledger.approve_destruction(request_id, ctx))
 
 
@@ -110,22 +107,21 @@ def approve_destruction(
     "/{request_id}/reject",
     response_model=DestructionReceipt,
     responses=error_responses(403, 409, 422),
+    dependencies=[allow("destruction.approve")],
 )
 def reject_destruction(
-    request_id: str,
-    body: DestructionReject,
-    user: CurrentUser,
-    ledger: LedgerDep,
-    ctx: CommandContext,
+    request_id: str, body: DestructionReject, ledger: LedgerDep, ctx: CommandContext
 ) -> dict[str, Any]:
     """Reject a destruction request (project lead); the data stays."""
-    require_role(user, Role.PROJECT_LEAD.value)
     return destruction_answer(ledger.reject_destruction(request_id, body.reason, ctx))
 
 
-@router.get("/{request_id}", response_model=DestructionRequestPublic)
-def read_destruction_request(
-    request_id: str, user: CurrentUser, ledger: LedgerDep
-) -> dict[str, Any]:
+@router.get(
+    "/{request_id}",
+    response_model=DestructionRequestPublic,
+    responses=error_responses(403),
+    dependencies=[allow("destruction.read")],
+)
+def read_destruction_request(request_id: str, ledger: LedgerDep) -> dict[str, Any]:
     """A destruction request, its decision, and whether the data key is gone."""
     return destruction_view(ledger, ledger.destruction_request(request_id))

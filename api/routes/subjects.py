@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
-from api.deps import CommandContext, LedgerDep, get_current_user
+from api.deps import CommandContext, LedgerDep, allow, get_current_user
 from api.routes.destruction import (
     DestructionReceipt,
     DestructionRequestCreate,
@@ -28,7 +28,8 @@ router = APIRouter(
     "",
     status_code=201,
     response_model=SubjectReceipt,
-    responses=error_responses(400, 409, 422),
+    responses=error_responses(400, 403, 409, 422),
+    dependencies=[allow("subject.register")],
 )
 def create_subject(body: SubjectCreate, ledger: LedgerDep, ctx: CommandContext) -> dict[str, Any]:
     """Register a person or enterprise; the answer shows only masks."""
@@ -42,7 +43,12 @@ def create_subject(body: SubjectCreate, ledger: LedgerDep, ctx: CommandContext) 
     )
 
 
-@router.get("/{subject_id}", response_model=SubjectDestructionView, responses=error_responses(404))
+@router.get(
+    "/{subject_id}",
+    response_model=SubjectDestructionView,
+    responses=error_responses(403, 404),
+    dependencies=[allow("subject.read_masked")],
+)
 def read_subject(subject_id: str, ledger: LedgerDep) -> dict[str, Any]:
     """A subject's masked view, nothing unsealed; if destroyed: when, by which request."""
     subject = ledger.subject(subject_id)
@@ -56,7 +62,8 @@ def read_subject(subject_id: str, ledger: LedgerDep) -> dict[str, Any]:
     "/{subject_id}/destruction-requests",
     status_code=201,
     response_model=DestructionReceipt,
-    responses=error_responses(404, 409, 422),
+    responses=error_responses(403, 404, 409, 422),
+    dependencies=[allow("destruction.request")],
 )
 def request_destruction(
     subject_id: str, body: DestructionRequestCreate, ledger: LedgerDep, ctx: CommandContext

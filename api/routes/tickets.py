@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from api.deps import CatalogDep, CommandContext, LedgerDep, get_current_user
+from api.deps import CatalogDep, CommandContext, LedgerDep, allow, get_current_user
 from api.schemas import (
     CallbackCreate,
     Empty,
@@ -33,7 +33,7 @@ router = APIRouter(
 COMMAND = {"response_model": ItemReceipt, "responses": error_responses(400, 404, 409, 422)}
 
 
-@router.post("", status_code=201, **COMMAND)
+@router.post("", status_code=201, dependencies=[allow("ticket.create")], **COMMAND)
 def create_ticket(
     body: TicketCreate, ledger: LedgerDep, ctx: CommandContext, response: Response
 ) -> dict[str, Any]:
@@ -48,7 +48,7 @@ def create_ticket(
     return command_answer(response, receipt)
 
 
-@router.post("/{ticket_id}/review-entry", **COMMAND)
+@router.post("/{ticket_id}/review-entry", dependencies=[allow("ticket.work")], **COMMAND)
 def review_ticket_entry(
     ticket_id: str,
     body: ReviewCreate,
@@ -65,7 +65,7 @@ def review_ticket_entry(
     return command_answer(response, receipt)
 
 
-@router.post("/{ticket_id}/classify", **COMMAND)
+@router.post("/{ticket_id}/classify", dependencies=[allow("ticket.work")], **COMMAND)
 def classify_ticket(
     ticket_id: str,
     body: TicketClassify,
@@ -90,7 +90,7 @@ def classify_ticket(
     return command_answer(response, receipt)
 
 
-@router.post("/{ticket_id}/assign", **COMMAND)
+@router.post("/{ticket_id}/assign", dependencies=[allow("ticket.work")], **COMMAND)
 def assign_ticket(
     ticket_id: str,
     body: TicketAssign,
@@ -109,7 +109,7 @@ def assign_ticket(
     return command_answer(response, receipt)
 
 
-@router.post("/{ticket_id}/steps", **COMMAND)
+@router.post("/{ticket_id}/steps", dependencies=[allow("ticket.work")], **COMMAND)
 def record_ticket_step(
     ticket_id: str,
     body: TicketStep,
@@ -126,7 +126,7 @@ def record_ticket_step(
     return command_answer(response, receipt)
 
 
-@router.post("/{ticket_id}/pause", **COMMAND)
+@router.post("/{ticket_id}/pause", dependencies=[allow("ticket.work")], **COMMAND)
 def pause_ticket(
     ticket_id: str,
     body: TicketPause,
@@ -141,7 +141,7 @@ def pause_ticket(
     return command_answer(response, receipt)
 
 
-@router.post("/{ticket_id}/resume", **COMMAND)
+@router.post("/{ticket_id}/resume", dependencies=[allow("ticket.work")], **COMMAND)
 def resume_ticket(
     ticket_id: str,
     ledger: LedgerDep,
@@ -154,7 +154,7 @@ def resume_ticket(
     return command_answer(response, receipt)
 
 
-@router.post("/{ticket_id}/resolve", **COMMAND)
+@router.post("/{ticket_id}/resolve", dependencies=[allow("ticket.work")], **COMMAND)
 def resolve_ticket(
     ticket_id: str,
     body: TicketResolve,
@@ -169,7 +169,7 @@ def resolve_ticket(
     return command_answer(response, receipt)
 
 
-@router.post("/{ticket_id}/callbacks", **COMMAND)
+@router.post("/{ticket_id}/callbacks", dependencies=[allow("followup.record")], **COMMAND)
 def record_ticket_callback(
     ticket_id: str,
     body: CallbackCreate,
@@ -188,7 +188,7 @@ def record_ticket_callback(
     return command_answer(response, receipt)
 
 
-@router.post("/{ticket_id}/review", **COMMAND)
+@router.post("/{ticket_id}/review", dependencies=[allow("quality.review")], **COMMAND)
 def review_ticket(
     ticket_id: str,
     body: ReviewCreate,
@@ -203,7 +203,12 @@ def review_ticket(
     return command_answer(response, receipt)
 
 
-@router.get("/{ticket_id}", response_model=TicketPublic, responses=error_responses(404))
+@router.get(
+    "/{ticket_id}",
+    response_model=TicketPublic,
+    responses=error_responses(404),
+    dependencies=[allow("ticket.read")],
+)
 def read_ticket(ticket_id: str, ledger: LedgerDep, response: Response) -> dict[str, Any]:
     """The whole ticket with its deadlines; the requester appears by id only."""
     view = ticket_view(ledger, ledger.ticket(ticket_id))
@@ -211,7 +216,12 @@ def read_ticket(ticket_id: str, ledger: LedgerDep, response: Response) -> dict[s
     return view
 
 
-@router.get("", response_model=ItemPage, responses=error_responses(422, 503))
+@router.get(
+    "",
+    response_model=ItemPage,
+    responses=error_responses(422, 503),
+    dependencies=[allow("ticket.read")],
+)
 def list_tickets(
     catalog: CatalogDep,
     status: str | None = None,
