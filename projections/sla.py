@@ -72,7 +72,7 @@ class SlaView(ReportView):
     def make_histories(self) -> Iterable[History]:
         return [
             History(ITEMS, "item_id", COLUMNS, COLUMN_TYPES, indexes=[
-                ("received_us", "item_id"), ("open", "received_us"),
+                ("received_us", "item_id"), (("received_us", "item_id"), "open = 1"),
                 ("fixed_state", "received_us"),
             ])
         ]

@@ -270,12 +270,21 @@ class Changes:
             self.fresh.setdefault(table, set()).add(key)
 
 
+def _partial(index: Sequence[Any]) -> bool:
+    """``((columns...), "condition")`` is a partial index; ``(columns...)`` a plain one."""
+    return len(index) == 2 and isinstance(index[0], tuple)
+
+
 class History:
-    """Current rows by key, and the rows they replaced with their validity range."""
+    """Current rows by key, and the rows they replaced with their validity range.
+
+    ``indexes`` on the current rows: tuples of columns, or ``((columns...),
+    "condition")`` for a partial index (the few open items among many done).
+    """
 
     def __init__(
         self, table: str, key: str, columns: Sequence[str], types: Mapping[str, str],
-        indexes: Iterable[Sequence[str]] = (),
+        indexes: Iterable[Sequence[Any]] = (),
     ) -> None:
         self.table = table
         self.key = key
@@ -316,10 +325,11 @@ class History:
             f"ON {{schema}}{self.table}_history (valid_to, valid_from)",
         )]
         for number, index in enumerate(self.indexes):
+            columns, where = (index[0], f" WHERE {index[1]}") if _partial(index) else (index, "")
             found.append((
                 f"{self.table}_i{number}",
                 f"CREATE INDEX IF NOT EXISTS {self.table}_i{number} "
-                f"ON {{schema}}{self.table} ({', '.join(index)})",
+                f"ON {{schema}}{self.table} ({', '.join(columns)}){where}",
             ))
         return found
 
