@@ -48,6 +48,8 @@ class ItemCatalog:
     """The catalog view and its queries."""
 
     name = "catalog"
+    # Tickets' and cases' events only: the rest of the log is not even decrypted.
+    topics = ("domain.ticket:", "domain.service_case:", "domain.work_item:")
 
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger

@@ -11,8 +11,8 @@ first moves each participating view's tracking position from the value it
 read to the last page's end (a compare-and-set) and then writes the views.
 If another process got there first, an update matches no row, the
 transaction is rolled back and the pages are skipped, so several followers on
-one database never double-count. A crash
-in the middle of a page loses the whole transaction and nothing else.
+one database never double-count. A crash in the middle of a transaction loses
+that transaction and nothing else.
 
 Views that lag (a view just rebuilt, one added later) are brought level first:
 a page starts at the lowest position of the group and ends no later than the
@@ -170,26 +170,22 @@ _decoders: weakref.WeakKeyDictionary[Ledger, Callable[[Any], Any]] = weakref.Wea
 
 
 def read_events(
-    ledger: Ledger, after: int, stop: int, limit: int
+    ledger: Ledger, after: int, stop: int, limit: int, topics: tuple[str, ...] | None = None
 ) -> tuple[list[Recorded], int]:
     """Events after position ``after`` up to ``stop``, at most ``limit``; and the page's end.
 
     The end is the last event's position when the page is full, else ``stop``
     (positions can have gaps: a rolled-back insert never fills its number).
+    With ``topics`` (prefixes), other events are not decrypted nor returned.
     """
     notifications = ledger.recorder.select_notifications(start=after + 1, limit=limit, stop=stop)
-    return decode_page(ledger, notifications, stop, limit)
-
-
-def decode_page(
-    ledger: Ledger, notifications: Sequence[Any], stop: int, limit: int
-) -> tuple[list[Recorded], int]:
+    end = notifications[-1].id if len(notifications) >= limit else stop
     to_event = _decoders.get(ledger)
     if to_event is None:
         to_event = _decoders[ledger] = event_decoder(ledger)
-    events = [Recorded(n.id, to_event(n)) for n in notifications]
-    end = events[-1].position if len(events) >= limit else stop
-    return events, end
+    if topics is None:
+        return [Recorded(n.id, to_event(n)) for n in notifications], end
+    return [Recorded(n.id, to_event(n)) for n in notifications if n.topic.startswith(topics)], end
 
 
 class Follower:
@@ -214,6 +210,11 @@ class Follower:
         self.fold = fold or ItemFold(ledger)
         self.page_size = page_size
         self.batch_pages = batch_pages  # pages per transaction: 1 live, more for a rebuild
+        # Decode only the topics the views ask for, when every view says which it needs.
+        wanted = [getattr(view, "topics", None) for view in self.views]
+        self.topics: tuple[str, ...] | None = (
+            None if any(w is None for w in wanted) else tuple(t for w in wanted for t in w)  # type: ignore[union-attr]
+        )
         self.hold: float = 0.0  # seconds to wait inside each page transaction (crash tests)
         self._lock = threading.RLock()
         self._tracked = False  # the tracking tables are known to exist
@@ -291,7 +292,7 @@ class Follower:
         pages: list[Page] = []
         position = start
         while position < stop and len(pages) < self.batch_pages:
-            events, end = read_events(self.ledger, position, stop, self.page_size)
+            events, end = read_events(self.ledger, position, stop, self.page_size, self.topics)
             pages.append(Page(position, end, events, self.fold.fold(events)))
             position = end
         return pages

@@ -35,6 +35,7 @@ from projections.access_log import AccessLogView, access_log_report
 from projections.base import ReportView, Snapshot
 from projections.clock import position_at
 from projections.contract import parse_day
+from projections.database import ViewDatabase
 from projections.quality import QualityView, quality_report
 from projections.quota import QuotaView, quota_report
 from projections.registry import Reports
@@ -93,7 +94,12 @@ def snapshot_at(
     if overlay is None:
         overlay = overlay_between(reports, view, upto, position)
         _remember(reports, "overlays", key, overlay)
-    return Snapshot(reports.db, position, upto, at, final, as_of, overlay)
+    db = reports.db
+    if applied == 0:  # never built here: empty tables of its own, the whole log in the overlay
+        db = ViewDatabase.scratch(":memory:")
+        with db.transaction() as cur:
+            view.create(cur)
+    return Snapshot(db, position, upto, at, final, as_of, overlay)
 
 
 REMEMBERED = 64

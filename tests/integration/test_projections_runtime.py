@@ -208,12 +208,22 @@ def test_the_replay_commands_rebuild_compute_as_of_and_print_an_access_history(
     runner = CliRunner()
     base = ["--data-dir", str(store.settings.data_dir)]
 
+    # As of an instant, without views (the log replayed in memory, nothing written) ...
+    as_of_args = ["replay", "as-of", between.isoformat(), "sla", "--limit", "500", *base]
+    unbuilt = runner.invoke(app, as_of_args, env=env)
+    assert unbuilt.exit_code == 0, unbuilt.output
+    assert "view_tracking" not in str(store.sql(
+        "SELECT name FROM sqlite_master" if store.kind == "sqlite" else
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"))
+
     built = runner.invoke(app, ["replay", "rebuild", "--all", *base], env=env)
     assert built.exit_code == 0, built.output
     assert f"{ledger.log_length():,} events" in built.output
     assert "events/s" in built.output
     assert runner.invoke(app, ["replay", "rebuild", *base], env=env).exit_code == 2
 
+    # ... and with them: the same answer.
+    assert runner.invoke(app, as_of_args, env=env).output == unbuilt.output
     as_of = runner.invoke(app, ["replay", "as-of", between.isoformat(), "quota", "--day",
                                 "2026-03-03", "--format", "csv", *base], env=env)
     assert as_of.exit_code == 0, as_of.output
