@@ -144,3 +144,19 @@ def command_answer(response: Response, receipt: Mapping[str, Any]) -> dict[str, 
     """A ticket or case command's answer, with its ETag."""
     set_etag(response, receipt)
     return item_receipt(receipt)
+
+
+def item_page(
+    catalog: Any,
+    kind: str,
+    status: str | None,
+    assignee: str | None,
+    sla_state: str | None,
+    limit: int,
+    cursor: str | None,
+) -> dict[str, Any]:
+    """One page of the catalog for the ticket and case list endpoints."""
+    items, next_cursor = catalog.query(
+        kind, status=status, assignee=assignee, sla_state=sla_state, limit=limit, cursor=cursor
+    )
+    return {"items": items, "next_cursor": next_cursor}

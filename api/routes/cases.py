@@ -21,7 +21,7 @@ from api.schemas import (
     ReviewCreate,
     error_responses,
 )
-from api.views import case_view, command_answer, set_etag
+from api.views import case_view, command_answer, item_page, set_etag
 
 router = APIRouter(
     prefix="/cases",
@@ -177,12 +177,4 @@ def list_cases(
     cursor: str | None = None,
 ) -> dict[str, Any]:
     """Service cases, filtered by status, assignee and SLA state, a page at a time."""
-    items, next_cursor = catalog.query(
-        "case",
-        status=status,
-        assignee=assignee,
-        sla_state=sla_state,
-        limit=limit,
-        cursor=cursor,
-    )
-    return {"items": items, "next_cursor": next_cursor}
+    return item_page(catalog, "case", status, assignee, sla_state, limit, cursor)

@@ -22,7 +22,7 @@ from api.schemas import (
     TicketStep,
     error_responses,
 )
-from api.views import command_answer, set_etag, ticket_view
+from api.views import command_answer, item_page, set_etag, ticket_view
 
 router = APIRouter(
     prefix="/tickets",
@@ -231,12 +231,4 @@ def list_tickets(
     cursor: str | None = None,
 ) -> dict[str, Any]:
     """Tickets, filtered by status, assignee and SLA state, a page at a time."""
-    items, next_cursor = catalog.query(
-        "ticket",
-        status=status,
-        assignee=assignee,
-        sla_state=sla_state,
-        limit=limit,
-        cursor=cursor,
-    )
-    return {"items": items, "next_cursor": next_cursor}
+    return item_page(catalog, "ticket", status, assignee, sla_state, limit, cursor)
