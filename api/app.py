@@ -17,7 +17,9 @@ from api.routes import (
     access,
     audit,
     buyer,
+    calendar,
     cases,
+    contract,
     destruction,
     grants,
     health,
@@ -98,7 +100,7 @@ def create_app(
     install_error_handlers(app)
     for module in (
         health, subjects, tickets, cases, users, destruction, audit, grants, access, buyer,
-        reports,
+        reports, calendar, contract,
     ):
         app.include_router(module.router)
     return app

@@ -27,14 +27,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
 
 from crypto.proofs import verify_consistency, verify_inclusion
-from domain.calendar import SHANGHAI
+from domain.calendar import SHANGHAI, WorkingCalendar
 from domain.ledger import Ledger, LedgerServices
 from projections.database import ViewDatabase
 from replay.verify import verify_log
 from taizhang.bootstrap import (
     initialise,
     install_sealer,
-    load_calendar,
     master_keyring,
     open_ledger,
     storage_env,
@@ -72,7 +71,7 @@ def baseline_ledger(store: common.BenchStore) -> Ledger:
     env.pop("APPLICATION_RECORDER_TOPIC")  # the library's recorder: no leaf log
     env["CIPHER_TOPIC"] = "eventsourcing.cryptography:AESCipher"
     env["CIPHER_KEY"] = base64.b64encode(os.urandom(32)).decode()
-    ledger = Ledger(env, LedgerServices(calendar=load_calendar(settings.calendar_dir),
+    ledger = Ledger(env, LedgerServices(calendar=WorkingCalendar(),
                                         clock=lambda: NOW))
     install_sealer(ledger, master_keyring(settings))
     return ledger

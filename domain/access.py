@@ -82,6 +82,8 @@ ACTIONS: dict[str, Action] = _actions(
     ("destruction.request", M, "ask for a subject's personal data to be destroyed"),
     ("destruction.approve", M, "approve or reject a destruction request"),
     ("destruction.read", L, "read a destruction request and its decision"),
+    ("terms.read", L, "read the working calendar's schedules and the contract's terms"),
+    ("terms.manage", L, "load a year schedule or change the contract's terms (recorded)"),
     ("buyer.manage", H, "set the buyer's basic information"),
     ("buyer.reveal", H, "read the buyer's basic information through the gate"),
 )
@@ -96,7 +98,7 @@ CLEARANCE: dict[Role, Level] = {
     Role.AUDITOR: L,
 }
 
-_STAFF = {"self.read"}
+_STAFF = {"self.read", "terms.read"}
 # Reports are statistics: for the lead, supervisors, officers, analysts and auditors.
 _STATISTICS = {"report.read"}
 PERMISSIONS: dict[Role, frozenset[str]] = {

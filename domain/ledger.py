@@ -12,23 +12,20 @@ The storage, the cipher and the transcoder come from the environment that
 
 from __future__ import annotations
 
-import hashlib
 import secrets
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import datetime
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
     ConnectionPoolClosedError,
     PersistenceError,
     RecordConflictError,
 )
-from eventsourcing.utils import Environment
 
 from domain.access import Level, allows, authorise, cleared_for
 from domain.access_record import (
@@ -48,7 +45,6 @@ from domain.access_review import (
     review_receipt,
     review_status,
 )
-from domain.bookkeeping import IdempotencyRecord, NumberSequence, idempotency_id, sequence_id
 from domain.buyer import (
     BUYER_FIELDS,
     BUYER_RECORD_ID,
@@ -56,7 +52,6 @@ from domain.buyer import (
     buyer_receipt,
     validate_buyer_fields,
 )
-from domain.calendar import WorkingCalendar
 from domain.destruction import DestructionRequest
 from domain.errors import (
     AccessRefusedError,
@@ -65,7 +60,6 @@ from domain.errors import (
     CalendarYearUnknownError,
     ClockStartUnknownError,
     ConcurrentWriteError,
-    IdempotencyConflictError,
     InvalidInputError,
     NotFoundError,
     PermissionDeniedError,
@@ -74,10 +68,19 @@ from domain.errors import (
 )
 from domain.gate import Attempt, GrantFacts, ItemFacts, decide
 from domain.grant import MAX_PURPOSE, Grant, GrantTarget, grant_receipt, require_fields
+from domain.ledger_base import (
+    NUMBER_RETRIES,
+    A,
+    Context,
+    FieldSealer,
+    Idempotency,
+    LedgerServices,
+    Receipt,
+)
+from domain.ledger_terms import TermsCommands
 from domain.offboarding import WorkIndex, check_heir, hand_over, open_item_ids, still_open_with
 from domain.people import Credential, User, credential_id, token_digest, user_receipt
 from domain.service_case import ServiceCase
-from domain.sla import SlaClock, SlaPolicy
 from domain.subject import (
     MASK_PREFIX,
     PERSONAL_FIELDS,
@@ -89,22 +92,14 @@ from domain.ticket import Ticket
 from domain.values import optional_text, require_aware, require_text
 from domain.work_item import WorkItem
 
-A = TypeVar("A", bound=Aggregate)
-Receipt = dict[str, Any]
-NUMBER_RETRIES = 20
+__all__ = ["Context", "FieldSealer", "Idempotency", "Ledger", "LedgerServices", "NewSubject",
+           "Receipt"]
+
 TICKET_PREFIX = "GD"
 CASE_PREFIX = "FW"
 HISTORY_PAGE = 500
 # What a store that cannot take a write raises (unreachable, read-only, full, locked).
 STORE_FAILURES = (PersistenceError, ConnectionPoolClosedError)
-
-
-@dataclass(frozen=True)
-class Idempotency:
-    """A client's ``Idempotency-Key`` and the fingerprint of the request it came with."""
-
-    key: str
-    fingerprint: str
 
 
 @dataclass(frozen=True)
@@ -120,192 +115,10 @@ class NewSubject:
         return masks_for(self.kind, dict(self.fields))
 
 
-@dataclass(frozen=True)
-class Context:
-    """Who issues a command, when, and how a retry of it is recognised."""
-
-    actor: str
-    at: datetime | None = None
-    idempotency: Idempotency | None = None
-    expected_version: int | None = None
-
-
-class FieldSealer:
-    """How personal fields are sealed inside events; ``crypto/`` provides the real one.
-
-    The base class keeps the fields as they are: they are then protected only by
-    the store cipher that encrypts every event's state.
-    """
-
-    def seal(self, subject_id: UUID, fields: Mapping[str, str]) -> dict[str, str]:
-        return dict(fields)
-
-    def unseal(self, subject_id: UUID, sealed: Mapping[str, str]) -> dict[str, str]:
-        return dict(sealed)
-
-    def fingerprint(self, message: bytes) -> str:
-        """A digest of a request, for idempotency records (keyed by the real sealer)."""
-        return hashlib.sha256(message).hexdigest()
-
-    def seal_new(self, subjects: Sequence[tuple[UUID, Mapping[str, str]]]) -> list[dict[str, str]]:
-        """Seal the fields of many new subjects at once (the bulk path: one key batch)."""
-        return [self.seal(subject_id, fields) for subject_id, fields in subjects]
-
-    # -- crypto-shredding (docs/adr/20261129-crypto-shredding.md) --------------------------
-    def destroy(self, subject_id: UUID) -> None:
-        """Destroy the subject's data key; idempotent. Without data keys there is none."""
-
-    def is_destroyed(self, subject_id: UUID) -> bool:
-        """Whether the subject's data key was destroyed."""
-        return False
-
-    # -- end crypto-shredding ------------------------------------------------------------
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass
-class LedgerServices:
-    """What the Ledger needs besides storage: pure collaborators, injected."""
-
-    calendar: WorkingCalendar
-    policy: SlaPolicy = field(default_factory=SlaPolicy)
-    sealer: FieldSealer = field(default_factory=FieldSealer)
-    clock: Callable[[], datetime] = _utcnow
-
-
-class Ledger(Application[UUID]):
+class Ledger(TermsCommands):
     """The system of record for tickets, service cases, subjects and staff."""
 
-    name = "taizhang"
-
-    def __init__(self, env: Mapping[str, str], services: LedgerServices) -> None:
-        self.services = services
-        self.sla = SlaClock(services.calendar, services.policy)
-        super().__init__(dict(env))
-
-    def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
-        """Only the settings passed in, never the process environment: one source of truth."""
-        return Environment(name, dict(env or {}))
-
-    # -- plumbing -----------------------------------------------------------------------
-    def now(self) -> datetime:
-        return self.services.clock()
-
-    def _at(self, ctx: Context) -> datetime:
-        return require_aware(ctx.at, "at") if ctx.at is not None else self.now()
-
-    def _load(self, cls: type[A], ident: UUID | str, kind: str) -> A:
-        try:
-            aggregate_id = ident if isinstance(ident, UUID) else UUID(str(ident))
-        except ValueError:
-            raise NotFoundError(kind, ident) from None
-        try:
-            aggregate = self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            raise NotFoundError(kind, ident) from None
-        if not isinstance(aggregate, cls):
-            raise NotFoundError(kind, ident)
-        return aggregate
-
-    def _find(self, aggregate_id: UUID) -> Aggregate | None:
-        try:
-            return self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return None
-
-    def replayed(self, ctx: Context) -> Receipt | None:
-        """The first answer to this idempotent request, or None if it is new."""
-        if ctx.idempotency is None:
-            return None
-        record = self._find(idempotency_id(ctx.actor, ctx.idempotency.key))
-        if record is None:
-            return None
-        assert isinstance(record, IdempotencyRecord)
-        if record.fingerprint != ctx.idempotency.fingerprint:
-            raise IdempotencyConflictError(
-                "this Idempotency-Key was already used with a different request"
-            )
-        return dict(record.receipt)
-
-    def _commit(self, ctx: Context, receipt: Receipt, *aggregates: Aggregate) -> Receipt:
-        """Save the command's aggregates, and its answer if the request is idempotent."""
-        pending: list[Aggregate] = list(aggregates)
-        if ctx.idempotency is not None:
-            pending.append(
-                IdempotencyRecord(
-                    actor=ctx.actor,
-                    key=ctx.idempotency.key,
-                    fingerprint=ctx.idempotency.fingerprint,
-                    receipt=receipt,
-                )
-            )
-        try:
-            self.save(*pending)
-        except RecordConflictError:
-            earlier = self.replayed(ctx)  # a concurrent retry of the same request won
-            if earlier is not None:
-                return earlier
-            raise
-        return receipt
-
-    def _update(
-        self,
-        cls: type[A],
-        ident: UUID | str,
-        kind: str,
-        ctx: Context,
-        change: Callable[[A, datetime], None],
-        render: Callable[[A], Receipt],
-    ) -> Receipt:
-        """Load, check the expected version, change, and commit one aggregate."""
-        earlier = self.replayed(ctx)
-        if earlier is not None:
-            return earlier
-        aggregate = self._load(cls, ident, kind)
-        if ctx.expected_version is not None and aggregate.version != ctx.expected_version:
-            raise ConcurrentWriteError(
-                f"{kind} {ident} is at version {aggregate.version}, "
-                f"not {ctx.expected_version}: reload it and try again"
-            )
-        change(aggregate, self._at(ctx))
-        try:
-            return self._commit(ctx, render(aggregate), aggregate)
-        except RecordConflictError:
-            raise ConcurrentWriteError(
-                f"{kind} {ident} was changed by another request: reload it and try again"
-            ) from None
-
-    def _allocate_and_save(
-        self,
-        ctx: Context,
-        prefix: str,
-        received_at: datetime,
-        make: Callable[[str], WorkItem],
-        render: Callable[[WorkItem], Receipt],
-    ) -> Receipt:
-        """Number a new item from the day's sequence; retry when another writer took it."""
-        day = self.services.calendar.local_date(received_at)
-        for _ in range(NUMBER_RETRIES):
-            sequence = self.sequence(prefix, day)
-            item = make(sequence.allocate(1)[0])
-            try:
-                return self._commit(ctx, render(item), item, sequence)
-            except RecordConflictError:
-                earlier = self.replayed(ctx)
-                if earlier is not None:
-                    return earlier
-        raise ConcurrentWriteError("could not allocate a number: too many concurrent writers")
-
-    def sequence(self, prefix: str, day: date) -> NumberSequence:
-        """The day's number sequence for ``prefix``, new if nothing was numbered yet."""
-        sequence = self._find(sequence_id(prefix, day))
-        if sequence is None:
-            return NumberSequence(prefix=prefix, day=day.isoformat())
-        assert isinstance(sequence, NumberSequence)
-        return sequence
+    name = "taizhang"  # names the PostgreSQL tables; eventsourcing sets it per subclass
 
     # -- subjects -------------------------------------------------------------------------
     def register_subject(
@@ -1045,25 +858,6 @@ class Ledger(Application[UUID]):
 
     # == end people and access =============================================================
 
-    # -- the log ------------------------------------------------------------------------------
-    def log_length(self) -> int:
-        """How many events the log holds (its highest notification id)."""
-        return int(self.recorder.max_notification_id() or 0)
-
-    def save_batch(self, aggregates: Iterable[Aggregate]) -> int:
-        """Save many new or changed aggregates in one transaction (bulk import, demo).
-
-        The same as ``save``, minus its per-object runtime-protocol checks (about
-        15 µs an aggregate on Python 3.11): these are known aggregates. Uses the
-        library's ``_record``/``_notify``, stable in the pinned 9.5.6.
-        """
-        processing = ProcessingEvent[UUID]()
-        for aggregate in aggregates:
-            processing.events.extend(aggregate.collect_events())
-            processing.aggregates[aggregate.id] = aggregate
-        recordings = self._record(processing)
-        self._notify(recordings)
-        return len(recordings)
 
 
 NO_DIGEST = "0" * 64

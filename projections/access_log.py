@@ -27,18 +27,19 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
 import orjson
 
 from domain.access_review import review_status
 from domain.calendar import SHANGHAI, WorkingCalendar
-from domain.errors import InvalidInputError
+from domain.errors import CalendarYearUnknownError, InvalidInputError
 from projections.base import ReportView, Snapshot, local_day
 from projections.facts import from_us, to_us
 from projections.runtime import Recorded
 from projections.tally import Changes, History, Range, Tally
+from projections.timeline import Timeline
 
 RECORDS = "access_records"
 REVIEWS = "access_reviews"
@@ -62,6 +63,20 @@ COLUMN_TYPES = {"position": "BIGINT", "at_us": "BIGINT", "out_of_hours": "INTEGE
 MAX_LIMIT = 1000
 
 
+def outside_service_hours(calendar: WorkingCalendar, at: datetime) -> bool:
+    """Outside 09:00-17:00 on a working day of the calendar recorded by then.
+
+    In a year no recorded schedule covers, Monday to Friday count as working
+    days: an access is never left unflagged for want of a calendar, and the
+    view never stops on it.
+    """
+    try:
+        return calendar.next_opening(at) != at
+    except CalendarYearUnknownError:
+        local = at.astimezone(SHANGHAI)
+        return local.weekday() >= 5 or not time(9) <= local.time() <= time(17)
+
+
 def local_hour(us: int) -> str:
     moment = from_us(us)
     assert moment is not None
@@ -71,9 +86,9 @@ def local_hour(us: int) -> str:
 class AccessLogView(ReportView):
     name = "access_log"
 
-    def __init__(self, calendar: WorkingCalendar) -> None:
+    def __init__(self, timeline: Timeline) -> None:
         super().__init__()
-        self.calendar = calendar
+        self.timeline = timeline
 
     def make_tallies(self) -> Iterable[Tally]:
         return [
@@ -112,7 +127,8 @@ class AccessLogView(ReportView):
         event = recorded.event
         at_us = to_us(event.at) or 0
         hour = local_hour(at_us)
-        out_of_hours = self.calendar.next_opening(event.at) != event.at
+        out_of_hours = outside_service_hours(self.timeline.calendar_at(recorded.position),
+                                             event.at)
         granted = event.outcome == "granted"
         outside_work = granted and event.target == "subject" and event.reason not in (
             "assignee", "team")

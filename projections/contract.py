@@ -1,8 +1,10 @@
 """The contract's quotas and reporting periods: pure computation, no I/O.
 
-Defaults are SPEC.md's: 10,000 tickets and 545,000 services over 12 months
-from the start date (2026-01-01 unless ``TAIZHANG_CONTRACT_START`` says
-otherwise). Periods:
+The terms (start, months, yearly targets, warning margin) are recorded in the
+log (``domain/contract_terms.py``); until any are, SPEC.md's defaults apply:
+10,000 tickets and 545,000 services over 12 months from 2026-01-01. A report
+uses the terms recorded by the log position it reads
+(``projections/timeline.py``). Periods:
 
 * ``contract`` — the whole service period, target = the line's total;
 * ``month`` / ``quarter`` — contract months (from the start date's day of
@@ -20,18 +22,17 @@ W(period start, t)``. A warning is raised when ``actual < plan × (1 − margin)
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from fractions import Fraction
 
 from domain.calendar import SHANGHAI, WorkingCalendar
-from domain.errors import ConfigurationError, InvalidInputError
+from domain.contract_terms import DEFAULT_TARGETS, ContractTerms
+from domain.errors import InvalidInputError
 
 PERIODS = ("day", "week", "month", "quarter", "contract")
 LINES = ("tickets", "services")
-DEFAULT_TARGETS = {"tickets": 10_000, "services": 545_000}
 
 
 def add_months(day: date, months: int) -> date:
@@ -78,36 +79,10 @@ class Contract:
     warning_margin: float = 0.05
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Contract:
-        """Read ``TAIZHANG_CONTRACT_START`` (YYYY-MM-DD), ``TAIZHANG_CONTRACT_MONTHS``,
-        ``TAIZHANG_TARGET_TICKETS``, ``TAIZHANG_TARGET_SERVICES`` and
-        ``TAIZHANG_QUOTA_WARNING_MARGIN`` (a share, 0.05 = 5%).
-
-        Read here until ``taizhang.settings.Settings`` has fields for them.
-        """
-        env = os.environ if environ is None else environ
-        try:
-            start = date.fromisoformat(env.get("TAIZHANG_CONTRACT_START") or "2026-01-01")
-        except ValueError:
-            raise ConfigurationError(
-                "TAIZHANG_CONTRACT_START must be a date like 2026-01-01"
-            ) from None
-        try:
-            months = int(env.get("TAIZHANG_CONTRACT_MONTHS") or 12)
-            targets = {
-                "tickets": int(env.get("TAIZHANG_TARGET_TICKETS") or DEFAULT_TARGETS["tickets"]),
-                "services": int(
-                    env.get("TAIZHANG_TARGET_SERVICES") or DEFAULT_TARGETS["services"]
-                ),
-            }
-            margin = float(env.get("TAIZHANG_QUOTA_WARNING_MARGIN") or 0.05)
-        except ValueError:
-            raise ConfigurationError(
-                "contract months and targets must be integers, the warning margin a number"
-            ) from None
-        if months < 1 or min(targets.values()) < 0 or not 0 <= margin < 1:
-            raise ConfigurationError("contract months >= 1, targets >= 0, 0 <= margin < 1")
-        return cls(start=start, months=months, targets=targets, warning_margin=margin)
+    def from_terms(cls, terms: ContractTerms) -> Contract:
+        """The contract of terms recorded in the log (``domain/contract_terms.py``)."""
+        return cls(start=terms.start, months=terms.months, targets=dict(terms.targets),
+                   warning_margin=terms.warning_margin)
 
     @property
     def end(self) -> date:

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from domain.calendar import WorkingCalendar
 from domain.ledger import Ledger
 from projections.access_log import AccessLogView
 from projections.base import ReportView
@@ -20,14 +21,15 @@ from projections.contract import Contract
 from projections.database import ViewDatabase
 from projections.quality import QualityView
 from projections.quota import QuotaView
-from projections.runtime import Follower, View
+from projections.runtime import Follower, ItemFold, View
 from projections.sla import SlaView
+from projections.timeline import Timeline
 
 REPORTS = ("quota", "sla", "quality", "access_log")
 ALL = ("catalog", "clock", *REPORTS)
 
 
-def make_view(name: str, ledger: Ledger) -> View:
+def make_view(name: str, ledger: Ledger, timeline: Timeline) -> View:
     if name == "catalog":
         return ItemCatalog(ledger)
     if name == "clock":
@@ -39,7 +41,7 @@ def make_view(name: str, ledger: Ledger) -> View:
     if name == "quality":
         return QualityView()
     if name == "access_log":
-        return AccessLogView(ledger.sla.calendar)
+        return AccessLogView(timeline)
     raise KeyError(name)
 
 
@@ -63,12 +65,14 @@ class Reports:
         setup: bool = True,
     ) -> None:
         self.ledger = ledger
-        self.contract = contract or Contract.from_env()
-        self.views: dict[str, Any] = {name: make_view(name, ledger) for name in names}
+        self.fixed_contract = contract
         self.db = db or ViewDatabase(ledger)
+        self.timeline = Timeline(ledger)
+        self.views: dict[str, Any] = {name: make_view(name, ledger, self.timeline)
+                                      for name in names}
         self.follower = Follower(
             ledger, list(self.views.values()), page_size=page_size, batch_pages=batch_pages,
-            db=self.db, setup=setup,
+            db=self.db, fold=ItemFold(ledger, self.timeline), setup=setup,
         )
         self.lock = threading.Lock()
         self.memo: dict[str, Any] = {}  # immutable answers kept by replay.as_of
@@ -82,9 +86,15 @@ class Reports:
             raise KeyError(name)
         return view
 
-    @property
-    def calendar(self) -> Any:
-        return self.ledger.sla.calendar
+    def calendar_at(self, position: int) -> WorkingCalendar:
+        """The working calendar as the log stood after ``position``."""
+        return self.timeline.calendar_at(position)
+
+    def contract_at(self, position: int) -> Contract:
+        """The contract's terms as the log stood after ``position`` (unless fixed for tests)."""
+        if self.fixed_contract is not None:
+            return self.fixed_contract
+        return self.timeline.contract_at(position)
 
     def close(self) -> None:
         self.db.close()

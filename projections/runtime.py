@@ -43,6 +43,7 @@ from domain.work_item import WorkItem
 from projections.database import ViewCursor, ViewDatabase
 from projections.decoding import event_decoder
 from projections.facts import ItemFacts, item_facts
+from projections.timeline import Timeline
 
 logger = logging.getLogger(__name__)
 
@@ -105,10 +106,10 @@ class LostRaceError(Exception):
 class ItemFold:
     """Tickets and cases folded from their events, with their facts, in an LRU."""
 
-    def __init__(self, ledger: Ledger, clock: SlaClock | None = None,
+    def __init__(self, ledger: Ledger, timeline: Timeline | None = None,
                  cache_size: int = CACHE_SIZE) -> None:
         self.ledger = ledger
-        self.clock = clock or ledger.sla
+        self.timeline = timeline or Timeline(ledger)
         self._cache: OrderedDict[UUID, tuple[WorkItem, ItemFacts]] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
@@ -130,7 +131,8 @@ class ItemFold:
             ident = event.originator_id
             entry = open_items.get(ident)
             if entry is None:
-                entry = open_items[ident] = [*self._before(event), recorded.position]
+                entry = open_items[ident] = [*self._before(event, recorded.position),
+                                             recorded.position]
             item = entry[0]
             wanted = event.originator_version - 1
             if (item.version if item is not None else 0) != wanted:
@@ -141,7 +143,7 @@ class ItemFold:
         for ident, (item, before, position) in open_items.items():
             if not isinstance(item, WorkItem):
                 continue
-            after = item_facts(self.clock, item)
+            after = item_facts(self.timeline.clock_at(position), item)
             changes[ident] = ItemChange(ident, before, after, position)
             self._cache[ident] = (item, after)
             self._cache.move_to_end(ident)
@@ -149,7 +151,7 @@ class ItemFold:
             self._cache.popitem(last=False)
         return changes
 
-    def _before(self, event: Any) -> tuple[WorkItem | None, ItemFacts | None]:
+    def _before(self, event: Any, position: int) -> tuple[WorkItem | None, ItemFacts | None]:
         wanted = event.originator_version - 1
         if wanted == 0:
             return None, None
@@ -157,7 +159,21 @@ class ItemFold:
         if cached is not None and cached[0].version == wanted:
             return cached
         item = self._load(event.originator_id, wanted)
-        return item, item_facts(self.clock, item) if item is not None else None
+        if item is None:
+            return None, None
+        return item, item_facts(self._clock_of(event.originator_id, wanted, position), item)
+
+    def _clock_of(self, ident: UUID, version: int, later: int) -> SlaClock:
+        """The clock the facts of ``ident`` at ``version`` were computed with.
+
+        Those facts were computed after the page holding that version, with the
+        schedules recorded by its position; look the position up only when some
+        schedule was recorded before ``later``, the position of a later step.
+        """
+        timeline = self.timeline
+        if not timeline.has_schedules(later):
+            return timeline.clock_at(0)
+        return timeline.clock_at(timeline.position_of(ident, version))
 
     def _load(self, ident: UUID, version: int) -> WorkItem | None:
         if version == 0:

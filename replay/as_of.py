@@ -68,7 +68,7 @@ def parse_instant(text: str, field: str = "as_of") -> datetime:
 def overlay_between(reports: Reports, view: ReportView, after: int, upto: int) -> Overlay:
     """The view's changes for events ``(after, upto]``, folded in memory (nothing written)."""
     overlay = Overlay()
-    fold = ItemFold(reports.ledger)
+    fold = ItemFold(reports.ledger, reports.timeline)
     position = after
     page_size = reports.follower.page_size
     while position < upto:
@@ -160,13 +160,14 @@ def report(
     params = dict(params or {})
     snap = snapshot(reports, name, as_of, catch_up=catch_up)
     view = reports.report_view(name)
-    calendar = reports.calendar
+    calendar = reports.calendar_at(snap.position)
+    contract = reports.contract_at(snap.position)
     if isinstance(view, QuotaView):
-        return quota_report(snap, view, reports.contract, calendar,
+        return quota_report(snap, view, contract, calendar,
                             params.get("period") or "month", parse_day(params.get("day"), "day"))
     if isinstance(view, SlaView):
         return sla_report(
-            snap, view, reports.contract,
+            snap, view, contract,
             state=params.get("state") or None,
             period=params.get("period") or "month",
             first=parse_day(params.get("from"), "from"),
@@ -175,7 +176,7 @@ def report(
             cursor=params.get("cursor") or None,
         )
     if isinstance(view, QualityView):
-        return quality_report(snap, view, reports.contract, calendar,
+        return quality_report(snap, view, contract, calendar,
                               params.get("period") or "quarter",
                               parse_day(params.get("day"), "day"))
     if isinstance(view, AccessLogView):

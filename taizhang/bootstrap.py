@@ -98,18 +98,47 @@ def postgres_log_exists(settings: Settings) -> bool:
     return bool(row and row[0])
 
 
-def load_calendar(directory: Path) -> WorkingCalendar:
-    """The built-in calendar plus every ``*.json`` override in ``directory``."""
-    overrides = []
+CALENDAR_FILES_ACTOR = "system:calendar-files"
+
+
+def read_calendar_files(directory: Path) -> list[tuple[Path, YearSchedule]]:
+    """Every ``*.json`` year schedule in ``directory``, checked; a bad file stops here."""
+    found: list[tuple[Path, YearSchedule]] = []
+    years: dict[int, Path] = {}
     for path in sorted(directory.glob("*.json")) if directory.is_dir() else []:
         try:
-            overrides.append(YearSchedule.from_mapping(orjson.loads(path.read_bytes())))
+            schedule = YearSchedule.from_mapping(orjson.loads(path.read_bytes()))
         except (orjson.JSONDecodeError, InvalidInputError) as exc:
             raise ConfigurationError(f"calendar override {path}: {exc}") from None
-    try:
-        return WorkingCalendar(overrides)
-    except InvalidInputError as exc:
-        raise ConfigurationError(f"calendar overrides in {directory}: {exc}") from None
+        if schedule.year in years:
+            raise ConfigurationError(
+                f"calendar overrides {years[schedule.year]} and {path} are both for "
+                f"{schedule.year}; keep one"
+            )
+        years[schedule.year] = path
+        found.append((path, schedule))
+    return found
+
+
+def record_calendar_files(ledger: Ledger, directory: Path) -> list[str]:
+    """Record each schedule file not recorded before as an event; return what was recorded.
+
+    A file is the way to hand a new year's notice to a service that is not yet
+    running; once recorded, the log is the only source (deleting the file
+    changes nothing, and a file whose exact schedule was recorded once, even if
+    superseded since through the API, is not recorded again).
+    """
+    recorded: list[str] = []
+    for path, schedule in read_calendar_files(directory):
+        book = ledger.calendar_book()
+        if book is not None and book.was_loaded(schedule):
+            continue
+        receipt = ledger.load_calendar_schedule(
+            schedule, Context(CALENDAR_FILES_ACTOR), reason=f"calendar file {path.name}"
+        )
+        if receipt["changed"]:
+            recorded.append(f"{schedule.year} from {path.name}")
+    return recorded
 
 
 def open_ledger(
@@ -129,7 +158,8 @@ def open_ledger(
     master = master or master_keyring(settings)
     env = storage_env(settings)
     env[KEYRING_SETTING] = keyring.to_json()
-    services = LedgerServices(calendar=load_calendar(settings.calendar_dir))
+    read_calendar_files(settings.calendar_dir)  # a bad file stops the start, here
+    services = LedgerServices(calendar=WorkingCalendar())
     if policy is not None:
         services.policy = policy
     if clock is not None:

@@ -16,8 +16,13 @@ import orjson
 import typer
 
 from domain.errors import TaizhangError
-from taizhang import cli_audit, cli_keys, cli_replay, cli_users
-from taizhang.bootstrap import initialise, is_initialised, open_ledger
+from taizhang import cli_audit, cli_keys, cli_replay, cli_terms, cli_users
+from taizhang.bootstrap import (
+    initialise,
+    is_initialised,
+    open_ledger,
+    record_calendar_files,
+)
 from taizhang.cli_common import DataDir, fail, settings_for
 from taizhang.progress import progress
 
@@ -31,6 +36,8 @@ app = typer.Typer(
 
 app.add_typer(cli_keys.app, name="keys")
 app.add_typer(cli_users.app, name="users")
+app.add_typer(cli_terms.calendar_app, name="calendar")
+app.add_typer(cli_terms.contract_app, name="contract")
 app.add_typer(cli_replay.app, name="replay")
 app.add_typer(cli_replay.project_app, name="project")
 cli_audit.register(app)
@@ -80,9 +87,12 @@ def serve(
             typer.echo(f"initialised a new ledger in {info['data_dir']}")
             typer.echo(f"bootstrap project lead token (shown once): {info['token']}")
         ledger = open_ledger(settings)
+        recorded = record_calendar_files(ledger, settings.calendar_dir)
     except TaizhangError as exc:
         fail(exc.message)
     typer.echo(f"store:    {settings.store} at {settings.describe_database()}")
+    for line in recorded:
+        typer.echo(f"calendar: recorded the schedule for {line}")
     if not settings.store_key and not settings.database_url:
         typer.echo(f"keys:     {settings.key_file.resolve()}")
     typer.echo(f"listening on http://{settings.host}:{settings.port}  (docs at /docs)")
@@ -115,6 +125,7 @@ def demo(
         if not is_initialised(settings):
             initialise(settings)
         ledger = open_ledger(settings)
+        record_calendar_files(ledger, settings.calendar_dir)
         began = time.perf_counter()
         with progress("demo days", days) as ticker:
             stats = run_demo(ledger, days=days, seed=seed, scale=scale, start=first, ticker=ticker)

@@ -89,6 +89,9 @@ def sample_bodies(ids: dict[str, str]) -> dict[tuple[str, str], Any]:
         ("PUT", "/buyer"): {"organisation": "济南高新区管委会"},
         ("POST", "/buyer/reveal"): {"fields": ["organisation"], "purpose": "巡检"},
         ("POST", "/destruction-requests/{request_id}/reject"): {"reason": "巡检"},
+        ("PUT", "/calendar/{year}"): {"holidays": ["2026-11-18"], "workdays": [],
+                                      "source": "巡检", "reason": "巡检"},
+        ("PUT", "/contract"): {"warning_margin": 0.1, "reason": "巡检"},
     }
 
 
@@ -120,7 +123,7 @@ def world(client: TestClient, clock: Clock) -> dict[str, Any]:
     ids = {
         "subject_id": subject, "ticket_id": ticket, "case_id": case["id"],
         "grant_id": grant.json()["id"], "request_id": request.json()["id"],
-        "user_id": victim["id"], "position": "1",
+        "user_id": victim["id"], "position": "1", "year": "2026",
     }
     return {"ids": ids, "clients": clients, "anonymous": TestClient(client.app)}
 

@@ -229,16 +229,17 @@ def report_at(reports: Reports, name: str, position: int, at: datetime,
     assert snap.upto == position  # read from tables only
     assert not snap.overlay.tallies
     day = datetime.fromisoformat(params["day"]).date() if "day" in params else None
+    contract, calendar = reports.contract_at(snap.position), reports.calendar_at(snap.position)
     if name == "quota":
-        return quota_report(snap, view, reports.contract, reports.calendar,  # type: ignore[arg-type]
+        return quota_report(snap, view, contract, calendar,  # type: ignore[arg-type]
                             params["period"], day)
     if name == "quality":
-        return quality_report(snap, view, reports.contract,  # type: ignore[arg-type]
-                              reports.calendar, params["period"], day)
+        return quality_report(snap, view, contract,  # type: ignore[arg-type]
+                              calendar, params["period"], day)
     if name == "access_log":
         return access_log_report(snap, view, outcome=params.get("outcome"),  # type: ignore[arg-type]
                                  limit=params["limit"])
-    return sla_report(snap, view, reports.contract, state=params.get("state"),  # type: ignore[arg-type]
+    return sla_report(snap, view, contract, state=params.get("state"),  # type: ignore[arg-type]
                       limit=params["limit"])
 
 

@@ -28,6 +28,7 @@ import pytest
 from api.app import create_app
 from crypto.store_cipher import KEYRING_SETTING
 from domain.access_record import RECORDED_TOPIC
+from domain.calendar import WorkingCalendar
 from domain.errors import (
     AccessRefusedError,
     AuthenticationError,
@@ -42,7 +43,6 @@ from replay.leaf_log import unpack_positions
 from replay.records import POSTGRES_EVENTS, SQLITE_EVENTS
 from taizhang.bootstrap import (
     install_sealer,
-    load_calendar,
     master_keyring,
     open_ledger,
     storage_env,
@@ -352,7 +352,7 @@ def open_with_short_lock_timeout(settings: Settings, seconds: int) -> Ledger:
     env = storage_env(settings)
     env["SQLITE_LOCK_TIMEOUT"] = str(seconds)
     env[KEYRING_SETTING] = store_keyring(settings).to_json()
-    ledger = Ledger(env, LedgerServices(calendar=load_calendar(settings.calendar_dir)))
+    ledger = Ledger(env, LedgerServices(calendar=WorkingCalendar()))
     install_sealer(ledger, master_keyring(settings))
     return ledger
 

@@ -9,7 +9,8 @@ from fractions import Fraction
 import pytest
 
 from domain.calendar import SHANGHAI, WorkingCalendar
-from domain.errors import ConfigurationError, InvalidInputError
+from domain.contract_terms import ContractBook, ContractTerms
+from domain.errors import InvalidInputError
 from projections.contract import Contract, add_months, progress
 from projections.stats import (
     forecast_total,
@@ -80,17 +81,43 @@ def test_contract_months_follow_the_start_day() -> None:
     assert add_months(date(2026, 1, 31), 1) == date(2026, 2, 28)
 
 
-def test_contract_settings_come_from_the_environment_and_bad_ones_are_refused() -> None:
-    contract = Contract.from_env({"TAIZHANG_CONTRACT_START": "2026-07-01",
-                                  "TAIZHANG_TARGET_TICKETS": "1200",
-                                  "TAIZHANG_QUOTA_WARNING_MARGIN": "0.1"})
+def test_contract_terms_parse_keep_unnamed_values_and_name_the_bad_field() -> None:
+    base = ContractTerms()
+    terms = ContractTerms.from_mapping(
+        {"start": "2026-07-01", "targets": {"tickets": 1200}, "warning_margin": 0.1}, base=base)
+    contract = Contract.from_terms(terms)
     assert (contract.start, contract.targets["tickets"], contract.targets["services"]) == (
         date(2026, 7, 1), 1200, 545_000)
-    assert contract.warning_margin == 0.1
-    with pytest.raises(ConfigurationError):
-        Contract.from_env({"TAIZHANG_CONTRACT_START": "July"})
+    assert (contract.months, contract.warning_margin) == (12, 0.1)
+    assert ContractTerms.from_mapping(terms.to_mapping()) == terms
+    for bad, field in (
+        ({"start": "July"}, "start"),
+        ({"months": 0}, "months"),
+        ({"months": "12"}, "months"),
+        ({"targets": {"tickets": -1}}, "targets.tickets"),
+        ({"targets": {"tickets": True}}, "targets.tickets"),
+        ({"targets": {"callbacks": 5}}, "targets.callbacks"),
+        ({"warning_margin": 1}, "warning_margin"),
+        ({"target": {}}, "target"),
+    ):
+        with pytest.raises(InvalidInputError) as caught:
+            ContractTerms.from_mapping(bad, base=base)
+        assert caught.value.field == field, bad
     with pytest.raises(InvalidInputError):
         SMALL.period("fortnight", date(2026, 1, 1))
+
+
+def test_the_contract_book_records_changes_with_reasons_and_skips_no_change() -> None:
+    at = datetime(2026, 3, 1, 9, tzinfo=SHANGHAI)
+    book = ContractBook(at=at, by="lead")
+    assert book.set_terms(ContractTerms(), None, at, "lead")  # the first record needs no reason
+    assert not book.set_terms(ContractTerms(), "again", at, "lead")
+    with pytest.raises(InvalidInputError) as caught:
+        book.set_terms(ContractTerms(months=24), None, at, "lead")
+    assert caught.value.field == "reason"
+    assert book.set_terms(ContractTerms(months=24), "补充协议: extended", at, "lead")
+    assert book.terms.months == 24
+    assert [c["reason"] for c in book.changes] == [None, "补充协议: extended"]
 
 
 def test_statistics_by_hand() -> None:
