@@ -1,7 +1,9 @@
 """Views built live equal a rebuild, and ``as_of(t)`` equals a rebuild up to ``P(t)``.
 
 Random sequences of commands go through the Ledger (invalid ones are refused
-by the domain and skipped), on SQLite and PostgreSQL. The live views follow
+by the domain and skipped), on SQLite and PostgreSQL: tickets, cases, reads
+through the gate, and, mid-plan, corrections of the year's schedule and new
+contract terms, which the views must apply from their position on. The live views follow
 the log in small pages at random moments; afterwards:
 
 * a full rebuild into a scratch database, with other page boundaries, holds
@@ -27,11 +29,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from domain.calendar import SHANGHAI
+from domain.calendar import SHANGHAI, WorkingCalendar, YearSchedule
+from domain.calendar_book import year_deviations
 from domain.errors import TaizhangError
 from domain.ledger import Context, Ledger
 from projections import tally
-from projections.contract import Contract
 from projections.database import ViewDatabase
 from projections.registry import REPORTS, Reports
 from replay.as_of import report, snapshot_at
@@ -39,7 +41,6 @@ from tests.conftest import Store
 
 NOW = datetime(2026, 12, 30, 12, 0, tzinfo=SHANGHAI)
 BEGIN = datetime(2026, 3, 2, 8, 30, tzinfo=SHANGHAI)  # 22 x 600 minutes later: still 2026
-CONTRACT = Contract()
 PARAMS: dict[str, list[dict[str, Any]]] = {
     "quota": [{"period": "month", "day": "2026-03-10"}, {"period": "week", "day": "2026-03-04"},
               {"period": "contract", "day": "2026-03-10"}],
@@ -70,7 +71,7 @@ class World:
     def scratch(self, page_size: int) -> Reports:
         """Views in a database of their own; several pages per transaction, as a rebuild."""
         path = self.scratch_dir / f"views-{next(self.counter)}.db"
-        return Reports(self.ledger, contract=CONTRACT, db=ViewDatabase.scratch(str(path)),
+        return Reports(self.ledger, db=ViewDatabase.scratch(str(path)),
                        page_size=page_size, batch_pages=1 + page_size % 4)
 
 
@@ -79,7 +80,7 @@ def world(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
     # Buckets of a few positions, so that summing finished buckets happens all the time.
     monkeypatch.setattr(tally, "BUCKET_SIZE", 13)
     ledger = store.open(clock=lambda: NOW)
-    live = Reports(ledger, contract=CONTRACT, page_size=7)
+    live = Reports(ledger, page_size=7)
     readers = tuple(
         ledger.user(ledger.add_user(name=name, role=role, ctx=Context("system", at=BEGIN))["id"])
         for name, role in (("负责人", "project_lead"), ("专员", "ticket_handler"))
@@ -102,7 +103,7 @@ SERVICES = ("employment_training", "funding_support", "policy_consultation")
 # values, a score, a yes/no, minutes to wait first, catch up (when 0), remember an instant (0).
 STEP = st.tuples(
     st.sampled_from(["ticket", "case", "on_ticket", "on_ticket", "on_case", "on_case",
-                     "on_case", "reveal"]),
+                     "on_case", "reveal", "terms"]),
     st.integers(0, 5), st.integers(0, 11), st.integers(0, 11), st.integers(1, 5), st.booleans(),
     st.integers(0, 600), st.integers(0, 3), st.integers(0, 2),
 )
@@ -157,6 +158,24 @@ def case_command(step: Step, by: str) -> Callable[[Any, datetime], None]:
     return lambda c, a: c.review(flag, None, at=a, by="q1")
 
 
+def schedule_2026(choice: int) -> YearSchedule:
+    """2026 as the package has it, with one more holiday in the plans' first week, or not."""
+    known = year_deviations(WorkingCalendar(), 2026)
+    extra = ("2026-03-03", "2026-03-04", "2026-03-06")[choice % 4:choice % 4 + 1]
+    return YearSchedule.from_mapping({"year": 2026, "holidays": [*known["holidays"], *extra],
+                                      "workdays": known["workdays"], "source": f"更正 {choice}"})
+
+
+def record_terms(ledger: Ledger, step: Step, ctx: Context) -> None:
+    """A schedule correction or new contract terms, mid-plan (the views must follow them)."""
+    _, _, _, choice, score, flag, *_ = step
+    if flag:
+        ledger.load_calendar_schedule(schedule_2026(choice), ctx, reason="更正")
+    else:
+        ledger.set_contract_terms({"targets": {"tickets": 100 * score, "services": 10 * choice},
+                                   "warning_margin": choice / 100}, ctx, reason="调整")
+
+
 def run_commands(world: World, plan: list[Step]) -> list[datetime]:
     """The plan's commands; the live views catch up now and then. Returns instants between."""
     ledger = world.ledger
@@ -168,7 +187,9 @@ def run_commands(world: World, plan: list[Step]) -> list[datetime]:
         world.at += timedelta(minutes=wait)
         ctx = Context("h1", at=world.at)
         try:
-            if kind == "reveal" and world.subjects:
+            if kind == "terms":
+                record_terms(ledger, step, Context("lead", at=world.at))
+            elif kind == "reveal" and world.subjects:
                 reader = world.readers[choice % 2]
                 ledger.reveal(world.subjects[index % len(world.subjects)], ["name"], "核实",
                               request_id="r", client=None,
