@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field
 
 from api.deps import CommandContext, LedgerDep, allow
 from api.schemas import RequestBody, error_responses
+from api.views import set_etag
 
 router = APIRouter(prefix="/calendar", tags=["calendar"], responses=error_responses(401, 403))
 
@@ -56,9 +57,11 @@ class CalendarInfo(BaseModel):
 
 
 @router.get("", response_model=CalendarInfo, dependencies=[allow("terms.read")])
-def read_calendar(ledger: LedgerDep) -> dict[str, Any]:
+def read_calendar(ledger: LedgerDep, response: Response) -> dict[str, Any]:
     """The years the calendar knows, the schedules loaded over the built-in data, and when."""
-    return ledger.calendar_info()
+    info = ledger.calendar_info()
+    set_etag(response, info)
+    return info
 
 
 @router.get("/{year}", dependencies=[allow("terms.read")], responses=error_responses(404))
@@ -74,10 +77,15 @@ def read_year(year: Annotated[int, Path(ge=1900, le=2200)], ledger: LedgerDep
 )
 def load_schedule(
     year: Annotated[int, Path(ge=1900, le=2200)], body: ScheduleLoad, ledger: LedgerDep,
-    ctx: CommandContext,
+    ctx: CommandContext, response: Response,
 ) -> dict[str, Any]:
-    """Record a year's schedule (replacing the one in force for that year)."""
+    """Record a year's schedule (replacing the one in force for that year).
+
+    ``If-Match`` takes the calendar's version (``GET /calendar``'s ETag).
+    """
     schedule = {"year": year, "holidays": body.holidays, "workdays": body.workdays,
                 "source": body.source}
-    return ledger.load_calendar_schedule(schedule, ctx, reason=body.reason)
+    receipt = ledger.load_calendar_schedule(schedule, ctx, reason=body.reason)
+    set_etag(response, receipt)
+    return receipt
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field, StrictFloat, StrictInt
 
 from api.deps import CommandContext, LedgerDep, allow
 from api.schemas import RequestBody, error_responses
+from api.views import set_etag
 
 router = APIRouter(prefix="/contract", tags=["contract"], responses=error_responses(401, 403))
 
@@ -60,18 +61,26 @@ class TermsReceipt(BaseModel):
 
 
 @router.get("", response_model=ContractInfo, dependencies=[allow("terms.read")])
-def read_contract(ledger: LedgerDep) -> dict[str, Any]:
+def read_contract(ledger: LedgerDep, response: Response) -> dict[str, Any]:
     """The terms in force and every change (who, when, why)."""
-    return ledger.contract_info()
+    info = ledger.contract_info()
+    set_etag(response, info)
+    return info
 
 
 @router.put(
     "", response_model=TermsReceipt, responses=error_responses(409, 422),
     dependencies=[allow("terms.manage")],
 )
-def set_contract(body: TermsSet, ledger: LedgerDep, ctx: CommandContext) -> dict[str, Any]:
-    """Record the terms; fields left out keep the values in force."""
+def set_contract(body: TermsSet, ledger: LedgerDep, ctx: CommandContext, response: Response
+                 ) -> dict[str, Any]:
+    """Record the terms; fields left out keep the values in force.
+
+    ``If-Match`` takes the terms' version (``GET /contract``'s ETag).
+    """
     given = body.model_dump(exclude_none=True, exclude={"reason"})
     if "start" in given:
         given["start"] = given["start"].isoformat()
-    return ledger.set_contract_terms(given, ctx, reason=body.reason)
+    receipt = ledger.set_contract_terms(given, ctx, reason=body.reason)
+    set_etag(response, receipt)
+    return receipt
