@@ -123,6 +123,8 @@ class ItemFold:
             return self._fold(events)
 
     def _fold(self, events: Sequence[Recorded]) -> dict[UUID, ItemChange]:
+        if events:  # one look for term events per page, not one per item
+            self.timeline.advance(events[-1].position)
         open_items: dict[UUID, list[Any]] = {}  # id -> [item, facts before, last position]
         for recorded in events:
             event = recorded.event
