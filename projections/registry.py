@@ -57,7 +57,6 @@ class Reports:
         self,
         ledger: Ledger,
         *,
-        contract: Contract | None = None,
         db: ViewDatabase | None = None,
         names: Sequence[str] = ("clock", *REPORTS),
         page_size: int = 500,
@@ -65,7 +64,6 @@ class Reports:
         setup: bool = True,
     ) -> None:
         self.ledger = ledger
-        self.fixed_contract = contract
         self.db = db or ViewDatabase(ledger)
         self.timeline = Timeline(ledger)
         self.views: dict[str, Any] = {name: make_view(name, ledger, self.timeline)
@@ -91,9 +89,7 @@ class Reports:
         return self.timeline.calendar_at(position)
 
     def contract_at(self, position: int) -> Contract:
-        """The contract's terms as the log stood after ``position`` (unless fixed for tests)."""
-        if self.fixed_contract is not None:
-            return self.fixed_contract
+        """The contract's terms as the log stood after ``position``."""
         return self.timeline.contract_at(position)
 
     def close(self) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,14 +16,13 @@ import pytest
 from domain.calendar import SHANGHAI
 from domain.errors import TaizhangError
 from domain.ledger import Context, Ledger
-from projections.contract import Contract
 from projections.registry import Reports
 from replay.as_of import report
 from tests.conftest import Store
 
 H = timedelta(hours=1)
 M = timedelta(minutes=1)
-SMALL = Contract(start=date(2026, 1, 1), targets={"tickets": 120, "services": 24})
+SMALL = {"start": "2026-01-01", "targets": {"tickets": 120, "services": 24}}
 LEAD = "lead-1"
 
 
@@ -49,7 +48,8 @@ def ledger(store: Store, clock: Clock) -> Iterator[Ledger]:
 
 @pytest.fixture
 def reports(ledger: Ledger) -> Iterator[Reports]:
-    opened = Reports(ledger, contract=SMALL)
+    ledger.set_contract_terms(SMALL, Context(LEAD))  # recorded, as a deployment would
+    opened = Reports(ledger)
     yield opened
     opened.close()
 
