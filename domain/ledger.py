@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
@@ -78,7 +78,16 @@ from domain.ledger_base import (
     Receipt,
 )
 from domain.ledger_terms import TermsCommands
-from domain.offboarding import WorkIndex, check_heir, hand_over, open_item_ids, still_open_with
+from domain.offboarding import (
+    WorkIndex,
+    check_heir,
+    hand_over,
+    leave_team,
+    open_item_ids,
+    still_on_team,
+    still_open_with,
+    team_ticket_ids,
+)
 from domain.people import Credential, User, credential_id, token_digest, user_receipt
 from domain.service_case import ServiceCase
 from domain.subject import (
@@ -100,6 +109,7 @@ CASE_PREFIX = "FW"
 HISTORY_PAGE = 500
 # What a store that cannot take a write raises (unreachable, read-only, full, locked).
 STORE_FAILURES = (PersistenceError, ConnectionPoolClosedError)
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -300,6 +310,50 @@ class Ledger(TermsCommands):
         """Apply one lifecycle step to a ticket (classify, assign, step, resolve, ...)."""
         return self._update(Ticket, ident, "ticket", ctx, change, self.item_receipt)
 
+    def assign_ticket(
+        self,
+        ident: UUID | str,
+        *,
+        assignee: object,
+        team: Sequence[object] | None = None,
+        reason: str | None = None,
+        ctx: Context,
+    ) -> Receipt:
+        """Assign a ticket to staff: the assignee and each team member must be an active user
+        whose role may work tickets (``ticket.work``); ids are stored in their canonical form.
+        """
+
+        def change(ticket: Ticket, at: datetime) -> None:
+            handler = self.staff_for(assignee, "ticket.work", "assignee")
+            members = [
+                self.staff_for(member, "ticket.work", f"team[{i}]")
+                for i, member in enumerate(team or [])
+            ]
+            ticket.assign(
+                assignee=str(handler.id), reason=reason, team=[str(m.id) for m in members],
+                at=at, by=ctx.actor,
+            )
+
+        return self.change_ticket(ident, ctx, change)
+
+    def staff_for(self, ident: object, action: str, field_name: str) -> User:
+        """The active user ``ident`` names, if their role may ``action``; else 422 on the field.
+
+        The check the HTTP commands make before handing work to someone; the
+        aggregates themselves take any name (the domain tests, the demo).
+        """
+        found = self._find_uuid(ident) if isinstance(ident, str) else None
+        if not isinstance(found, User):
+            raise InvalidInputError(field_name, f"{field_name} names no staff member: give a"
+                                                " user's id")
+        if not found.active:
+            raise InvalidInputError(field_name, f"{field_name} names a deactivated user")
+        if not allows(found.role, action):
+            raise InvalidInputError(
+                field_name, f"{field_name} has the role {found.role}, which may not {action}"
+            )
+        return found
+
     # -- service cases ----------------------------------------------------------------------
     def open_case(
         self,
@@ -352,6 +406,17 @@ class Ledger(TermsCommands):
     ) -> Receipt:
         """Apply one lifecycle step to a case (accept, decide, feedback, ...)."""
         return self._update(ServiceCase, ident, "case", ctx, change, self.item_receipt)
+
+    def assign_case(
+        self, ident: UUID | str, *, assignee: object, reason: str | None, ctx: Context
+    ) -> Receipt:
+        """Hand a case to an active user whose role may work cases (``case.work``)."""
+
+        def change(case: ServiceCase, at: datetime) -> None:
+            handler = self.staff_for(assignee, "case.work", "assignee")
+            case.assign(assignee=str(handler.id), reason=reason, at=at, by=ctx.actor)
+
+        return self.change_case(ident, ctx, change)
 
     def item_receipt(self, item: WorkItem) -> Receipt:
         """What a command on a ticket or case answers: enough to continue without a GET."""
@@ -439,7 +504,7 @@ class Ledger(TermsCommands):
             ) from None
         return record, recordings[0].notification.id
 
-    def _gated(self, read: Callable[[], Receipt]) -> Receipt:
+    def _gated(self, read: Callable[[], R]) -> R:
         """Run a recorded read; a store failing on the way is a 503, never data."""
         try:
             return read()
@@ -744,18 +809,9 @@ class Ledger(TermsCommands):
         ctx: Context,
         reader: User | None,
     ) -> Receipt:
-        user = reader if reader is not None else self.user(ctx.actor)
-        allowed = allows(user.role, "access_log.read")
-        _, position = self._record_access(
-            actor=str(user.id), role=user.role, target=Target.ACCESS_HISTORY.value,
-            target_id=None, subject_id=bounded_ref(subject_id), fields=[],
-            purpose=stated_purpose(purpose), level=Level.MEDIUM.value, grant_id=None,
-            item_id=None, request_id=request_id, client=client,
-            query={"subject_id": bounded_ref(subject_id), "actor": bounded_ref(actor)},
-            outcome=(Outcome.GRANTED if allowed else Outcome.REFUSED).value, reason="role",
-            at=self._at(ctx),
+        _, position = self._record_log_read(
+            subject_id, actor, purpose, request_id, client, ctx, reader
         )
-        authorise(user, "access_log.read")
         items: list[dict[str, Any]] = []
         start = cursor + 1
         while len(items) < limit and start <= position:
@@ -780,6 +836,60 @@ class Ledger(TermsCommands):
             "request_id": request_id,
         }
 
+    def record_access_log_read(
+        self,
+        *,
+        subject_id: str | None = None,
+        actor: str | None = None,
+        purpose: str = "access log review",
+        request_id: str,
+        client: str | None,
+        ctx: Context,
+        reader: User | None = None,
+    ) -> Receipt:
+        """Record a read of the access log served elsewhere (the access-log report), first.
+
+        The same decision and the same record as :meth:`access_history` (the
+        filters, purpose, request id and client), committed before it returns;
+        a role without ``access_log.read`` is refused after its refusal is
+        recorded. Nothing is read from the log.
+        """
+        record, position = self._gated(
+            lambda: self._record_log_read(
+                subject_id, actor, purpose, request_id, client, ctx, reader
+            )
+        )
+        return {
+            "access_record_id": str(record.id),
+            "access_position": position,
+            "request_id": request_id,
+        }
+
+    def _record_log_read(
+        self,
+        subject_id: str | None,
+        actor: str | None,
+        purpose: str,
+        request_id: str,
+        client: str | None,
+        ctx: Context,
+        reader: User | None,
+    ) -> tuple[AccessRecord, int]:
+        """Record a read of the access history, granted or refused; raise if refused."""
+        user = reader if reader is not None else self.user(ctx.actor)
+        allowed = allows(user.role, "access_log.read")
+        recorded = self._record_access(
+            actor=str(user.id), role=user.role, target=Target.ACCESS_HISTORY.value,
+            target_id=None, subject_id=bounded_ref(subject_id), fields=[],
+            purpose=stated_purpose(purpose), level=Level.MEDIUM.value, grant_id=None,
+            item_id=None, request_id=request_id, client=client,
+            query={"subject_id": bounded_ref(subject_id), "actor": bounded_ref(actor)},
+            outcome=(Outcome.GRANTED if allowed else Outcome.REFUSED).value, reason="role",
+            at=self._at(ctx),
+        )
+        authorise(user, "access_log.read")
+        return recorded
+
     # -- staff: roles and offboarding (人员更换) ----------------------------------------------
     def change_role(self, user_id: UUID | str, role: str, ctx: Context) -> Receipt:
         """Give a user another role; the table applies from their next request."""
@@ -803,7 +913,9 @@ class Ledger(TermsCommands):
 
         The user's credentials and grants are found through the links recorded
         on the user; open work through ``work`` (the item catalog), each item
-        loaded and checked again. What happens to the work: domain/offboarding.py.
+        loaded and checked again: items the leaver is assigned are handed over,
+        open tickets whose team they are on lose them from the team
+        (``teams_left``). What happens to the work: domain/offboarding.py.
         """
         earlier = self.replayed(ctx)
         if earlier is not None:
@@ -827,11 +939,14 @@ class Ledger(TermsCommands):
         grants = [g for g in self._linked(leaver.grant_ids, Grant) if not g.is_final]
         for grant in grants:
             grant.revoke(by=ctx.actor, reason=why, at=at)
-        items = [
-            item
-            for ident in open_item_ids(work, str(leaver.id))
-            if still_open_with(item := self._find_uuid(ident), str(leaver.id))
+        gone = str(leaver.id)
+        # Each open item once: those assigned to the leaver, then every ticket that has a team.
+        candidates = [
+            self._find_uuid(ident)
+            for ident in dict.fromkeys([*open_item_ids(work, gone), *team_ticket_ids(work)])
         ]
+        items = [item for item in candidates if still_open_with(item, gone)]
+        teams = [t for t in candidates if isinstance(t, Ticket) and still_on_team(t, gone)]
         check_heir(heir.role if heir else None, items)  # type: ignore[arg-type]
         cases = any(isinstance(item, ServiceCase) for item in items)
         if heir is None and cases and not isinstance(self._find_uuid(ctx.actor), User):
@@ -839,15 +954,17 @@ class Ledger(TermsCommands):
                 "reassign_to", "open cases need a handler: name a colleague in reassign_to"
             )
         heir_id = str(heir.id) if heir else None
-        moved = [hand_over(i, str(leaver.id), heir_id, ctx.actor, why, at) for i in items]
+        moved = [hand_over(i, gone, heir_id, ctx.actor, why, at) for i in items]
+        left = [leave_team(t, gone, ctx.actor, why, at) for t in teams]
         receipt = {
             **user_receipt(leaver),
             "credentials_revoked": len(credentials),
             "grants_revoked": [str(g.id) for g in grants],
             "work": moved,
+            "teams_left": left,
         }
         try:
-            return self._commit(ctx, receipt, leaver, *credentials, *grants, *items)
+            return self._commit(ctx, receipt, leaver, *credentials, *grants, *items, *teams)
         except RecordConflictError:
             raise ConcurrentWriteError(
                 "the user, a grant or an item changed meanwhile: deactivate again"

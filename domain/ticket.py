@@ -196,6 +196,31 @@ class Ticket(WorkItem):
             self.status = TicketStatus.ASSIGNED.value
         self.last_event_at = at
 
+    def remove_team_member(self, member: str, reason: str, at: datetime, by: str) -> None:
+        """Take ``member`` off the team (they left the project); the assignee keeps the ticket.
+
+        Only a team member can be removed this way: the assignee is replaced by
+        :meth:`assign` or :meth:`release`. A complex ticket may be left without
+        a team; naming a new one is a reassignment, with its reason.
+        """
+        self.check_open("remove_team_member")
+        if member not in self.team:
+            raise RuleViolationError(
+                "ticket.team.not_member", f"{member} is not on the ticket's team"
+            )
+        self.check_in_order(at)
+        self._team_member_removed(member=member, reason=require_text(reason, "reason"), at=at,
+                                  by=by)
+
+    @event("TeamMemberRemoved")
+    def _team_member_removed(self, member: str, reason: str, at: datetime, by: str) -> None:
+        self.team = [m for m in self.team if m != member]
+        self.assignments.append(
+            {"assignee": self.assignee, "team": list(self.team), "reason": reason, "at": at,
+             "by": by}
+        )
+        self.last_event_at = at
+
     def release(self, reason: str, at: datetime, by: str) -> None:
         """Return the ticket to the unassigned queue (a handler left the project)."""
         self.check_open("release")

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 
 from api.deps import CatalogDep, CommandContext, LedgerDep, allow, get_current_user
+from api.routes.followup import COMMAND, add_followup_routes
 from api.schemas import (
-    CallbackCreate,
     CaseAccept,
     CaseApprove,
     CaseAssign,
@@ -17,8 +17,6 @@ from api.schemas import (
     CasePublic,
     Empty,
     ItemPage,
-    ItemReceipt,
-    ReviewCreate,
     error_responses,
 )
 from api.views import case_view, command_answer, item_page, set_etag
@@ -29,7 +27,6 @@ router = APIRouter(
     dependencies=[Depends(get_current_user)],
     responses=error_responses(401),
 )
-COMMAND = {"response_model": ItemReceipt, "responses": error_responses(400, 404, 409, 422)}
 
 
 @router.post("", status_code=201, dependencies=[allow("case.create")], **COMMAND)
@@ -110,43 +107,18 @@ def give_case_feedback(
 def assign_case(
     case_id: str, body: CaseAssign, ledger: LedgerDep, ctx: CommandContext, response: Response
 ) -> dict[str, Any]:
-    """Hand the case to another specialist, with a reason."""
-    receipt = ledger.change_case(
-        case_id,
-        ctx,
-        lambda c, at: c.assign(assignee=body.assignee, reason=body.reason, at=at, by=ctx.actor),
-    )
+    """Hand the case to another specialist (an active user whose role may work cases),
+    with a reason."""
+    receipt = ledger.assign_case(case_id, assignee=body.assignee, reason=body.reason, ctx=ctx)
     return command_answer(response, receipt)
 
 
-@router.post("/{case_id}/callbacks", dependencies=[allow("followup.record")], **COMMAND)
-def record_case_callback(
-    case_id: str,
-    body: CallbackCreate,
-    ledger: LedgerDep,
-    ctx: CommandContext,
-    response: Response,
-) -> dict[str, Any]:
-    """Record a follow-up callback (phone, SMS or survey) with a satisfaction score."""
-    receipt = ledger.change_case(
-        case_id,
-        ctx,
-        lambda c, at: c.record_callback(
-            body.kind, body.satisfaction, body.problems, at=at, by=ctx.actor
-        ),
-    )
-    return command_answer(response, receipt)
-
-
-@router.post("/{case_id}/review", dependencies=[allow("quality.review")], **COMMAND)
-def review_case(
-    case_id: str, body: ReviewCreate, ledger: LedgerDep, ctx: CommandContext, response: Response
-) -> dict[str, Any]:
-    """Record a quality review of the closed case (feeds the accuracy rate)."""
-    receipt = ledger.change_case(
-        case_id, ctx, lambda c, at: c.review(body.passed, body.notes, at=at, by=ctx.actor)
-    )
-    return command_answer(response, receipt)
+add_followup_routes(
+    router,
+    kind="case",
+    change=lambda ledger: ledger.change_case,
+    review_description="Record a quality review of the closed case (feeds the accuracy rate).",
+)
 
 
 @router.get(

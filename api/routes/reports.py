@@ -160,12 +160,11 @@ def read_access_log_report(
     role may not read the access log."""
     _ready(reports)
     ledger = reports.ledger
-    # The gate records this read (with its filters) and refuses roles without access_log.read;
-    # paging from the log's end, it returns at once with nothing but the new record.
-    ledger.access_history(
-        subject_id=subject_id, actor=actor, purpose=purpose, limit=1,
-        cursor=ledger.log_length(), request_id=meta.request_id, client=meta.client,
-        ctx=Context(actor=str(user.id)), reader=user,
+    # The gate records this read (with its filters), committed before anything is computed,
+    # and refuses roles without access_log.read (the refusal recorded too).
+    ledger.record_access_log_read(
+        subject_id=subject_id, actor=actor, purpose=purpose, request_id=meta.request_id,
+        client=meta.client, ctx=Context(actor=str(user.id)), reader=user,
     )
     params = {"subject_id": subject_id, "actor": actor, "level": level, "outcome": outcome,
               "from": from_, "to": to, "limit": limit, "cursor": cursor}

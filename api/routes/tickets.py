@@ -7,11 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 
 from api.deps import CatalogDep, CommandContext, LedgerDep, allow, get_current_user
+from api.routes.followup import COMMAND, add_followup_routes
 from api.schemas import (
-    CallbackCreate,
     Empty,
     ItemPage,
-    ItemReceipt,
     ReviewCreate,
     TicketAssign,
     TicketClassify,
@@ -30,7 +29,6 @@ router = APIRouter(
     dependencies=[Depends(get_current_user)],
     responses=error_responses(401),
 )
-COMMAND = {"response_model": ItemReceipt, "responses": error_responses(400, 404, 409, 422)}
 
 
 @router.post("", status_code=201, dependencies=[allow("ticket.create")], **COMMAND)
@@ -98,13 +96,11 @@ def assign_ticket(
     ctx: CommandContext,
     response: Response,
 ) -> dict[str, Any]:
-    """Assign to a handler (a complex ticket also to a team); reassigning needs a reason."""
-    receipt = ledger.change_ticket(
-        ticket_id,
-        ctx,
-        lambda t, at: t.assign(
-            assignee=body.assignee, reason=body.reason, team=body.team, at=at, by=ctx.actor
-        ),
+    """Assign to a handler (a complex ticket also to a team); reassigning needs a reason.
+
+    The assignee and every team member must be active users whose role may work tickets."""
+    receipt = ledger.assign_ticket(
+        ticket_id, assignee=body.assignee, team=body.team, reason=body.reason, ctx=ctx
     )
     return command_answer(response, receipt)
 
@@ -169,38 +165,12 @@ def resolve_ticket(
     return command_answer(response, receipt)
 
 
-@router.post("/{ticket_id}/callbacks", dependencies=[allow("followup.record")], **COMMAND)
-def record_ticket_callback(
-    ticket_id: str,
-    body: CallbackCreate,
-    ledger: LedgerDep,
-    ctx: CommandContext,
-    response: Response,
-) -> dict[str, Any]:
-    """Record a follow-up callback (phone, SMS or survey) with a satisfaction score."""
-    receipt = ledger.change_ticket(
-        ticket_id,
-        ctx,
-        lambda t, at: t.record_callback(
-            body.kind, body.satisfaction, body.problems, at=at, by=ctx.actor
-        ),
-    )
-    return command_answer(response, receipt)
-
-
-@router.post("/{ticket_id}/review", dependencies=[allow("quality.review")], **COMMAND)
-def review_ticket(
-    ticket_id: str,
-    body: ReviewCreate,
-    ledger: LedgerDep,
-    ctx: CommandContext,
-    response: Response,
-) -> dict[str, Any]:
-    """Record a quality review of the handled ticket (feeds the accuracy rate)."""
-    receipt = ledger.change_ticket(
-        ticket_id, ctx, lambda t, at: t.review(body.passed, body.notes, at=at, by=ctx.actor)
-    )
-    return command_answer(response, receipt)
+add_followup_routes(
+    router,
+    kind="ticket",
+    change=lambda ledger: ledger.change_ticket,
+    review_description="Record a quality review of the handled ticket (feeds the accuracy rate).",
+)
 
 
 @router.get(

@@ -48,10 +48,22 @@ class HandedOver(BaseModel):
     assignee: str | None = Field(description="the new assignee; null: back to the queue")
 
 
+class TeamLeft(BaseModel):
+    kind: str
+    id: str
+    number: str
+    assignee: str | None = Field(description="the ticket's assignee, who keeps it")
+    team: list[str] = Field(description="the team without the leaver (may be empty)")
+
+
 class UserDeactivated(UserPublic):
     credentials_revoked: int
     grants_revoked: list[str]
     work: list[HandedOver]
+    teams_left: list[TeamLeft] = Field(
+        default_factory=list,
+        description="open tickets whose team the user was on: they are taken off it",
+    )
 
 
 TIMES = ("registered_at", "deactivated_at")
@@ -114,7 +126,8 @@ def deactivate_user(
     ctx: CommandContext,
     body: UserDeactivate | None = None,
 ) -> dict[str, Any]:
-    """人员更换: revoke every token and grant and hand over open work, in one transaction."""
+    """人员更换 in one transaction: revoke every token and grant, hand over open work and take
+    the user off the team of every open ticket."""
     given = body or UserDeactivate()
     receipt = ledger.deactivate_user(
         user_id, reassign_to=given.reassign_to, reason=given.reason, work=catalog, ctx=ctx

@@ -43,6 +43,20 @@ def log_length(client: TestClient) -> int:
     return int(answer.json()["log_length"])
 
 
+def add_user(
+    client: TestClient, role: str = "ticket_handler", name: str = "经办人"
+) -> dict[str, Any]:
+    """A new staff member (the client must be the project lead): id, name, role and token."""
+    answer = client.post("/users", json={"name": name, "role": role})
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
+def signed_in_as(client: TestClient, user: dict[str, Any]) -> TestClient:
+    """A client on the same app holding ``user``'s token."""
+    return TestClient(client.app, headers={"Authorization": f"Bearer {user['token']}"})
+
+
 def register_person(client: TestClient, **fields: Any) -> dict[str, Any]:
     body = {"kind": "person", "name": "张三丰", "id_number": resident_id(), "mobile": "13800138000"}
     answer = client.post("/subjects", json={**body, **fields})

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from tests.e2e.support import Clock, TestClient, command, error_of, register_person
+from tests.e2e.support import (
+    Clock,
+    TestClient,
+    add_user,
+    command,
+    error_of,
+    log_length,
+    register_person,
+)
 
 
 def test_a_case_with_incomplete_materials_waits_then_runs_to_feedback(
@@ -87,9 +95,10 @@ def test_a_case_can_be_handed_to_another_specialist_with_a_reason(client: TestCl
         "/cases",
         json={"service_type": "policy_consultation", "subject_id": subject["id"], "materials": []},
     ).json()["id"]
-    command(client, f"/cases/{cid}/assign", {"assignee": "specialist-2", "reason": "expertise"})
+    specialist = add_user(client, "service_specialist")["id"]
+    command(client, f"/cases/{cid}/assign", {"assignee": specialist, "reason": "expertise"})
     view = client.get(f"/cases/{cid}").json()
-    assert view["assignee"] == "specialist-2"
+    assert view["assignee"] == specialist
     assert view["assignments"][0]["reason"] == "expertise"
 
 
@@ -127,3 +136,30 @@ def test_an_unknown_service_type_is_refused_naming_the_field(client: TestClient)
         json={"service_type": "lottery", "subject_id": subject["id"], "materials": []},
     )
     assert error_of(answer, 422)["field"] == "service_type"
+
+
+def test_a_case_is_handed_only_to_active_staff_whose_role_may_work_cases(
+    client: TestClient,
+) -> None:
+    subject = register_person(client)
+    cid = client.post(
+        "/cases",
+        json={"service_type": "policy_consultation", "subject_id": subject["id"], "materials": []},
+    ).json()["id"]
+    handler = add_user(client, "ticket_handler")["id"]
+    leaver = add_user(client, "service_specialist", "离职")["id"]
+    command(client, f"/users/{leaver}/deactivate")
+    refusals = [
+        ("specialist-2", "names no staff member"),
+        (subject["id"], "names no staff member"),
+        (handler, "ticket_handler, which may not case.work"),
+        (leaver, "deactivated"),
+    ]
+    for assignee, message in refusals:
+        before = log_length(client)
+        answer = client.post(f"/cases/{cid}/assign", json={"assignee": assignee, "reason": "x"})
+        error = error_of(answer, 422)
+        assert error["field"] == "assignee"
+        assert message in error["message"], error
+        assert log_length(client) == before
+    assert client.get(f"/cases/{cid}").json()["assignments"] == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tests.e2e.support import (
     CLASSIFY_SIMPLE,
     TestClient,
+    add_user,
     command,
     error_of,
     log_length,
@@ -79,6 +80,7 @@ def test_a_command_based_on_a_stale_version_is_refused_and_stores_nothing(
     client: TestClient,
 ) -> None:
     tid = open_ticket(client, register_person(client)["id"])["id"]
+    handler = add_user(client)["id"]
     first = client.get(f"/tickets/{tid}")
     etag = first.headers["ETag"]
     classified = client.post(
@@ -88,7 +90,7 @@ def test_a_command_based_on_a_stale_version_is_refused_and_stores_nothing(
     assert classified.headers["ETag"] != etag
     before = log_length(client)
     stale = client.post(
-        f"/tickets/{tid}/assign", json={"assignee": "handler-1"}, headers={"If-Match": etag}
+        f"/tickets/{tid}/assign", json={"assignee": handler}, headers={"If-Match": etag}
     )
     assert error_of(stale, 409)["code"] == "concurrent_write"
     assert log_length(client) == before
@@ -98,7 +100,7 @@ def test_a_command_based_on_a_stale_version_is_refused_and_stores_nothing(
     # The current version, quoted or bare, is accepted.
     fresh = client.post(
         f"/tickets/{tid}/assign",
-        json={"assignee": "handler-1"},
+        json={"assignee": handler},
         headers={"If-Match": str(view["version"])},
     )
     assert fresh.status_code == 200

@@ -9,6 +9,8 @@ import pytest
 
 from domain.access_record import RECORDED_TOPIC
 from domain.ledger import Ledger
+from projections.database import ViewDatabase
+from replay.leaf_log import unpack_positions
 from tests.e2e.support import (
     CLASSIFY_SIMPLE,
     Clock,
@@ -228,8 +230,13 @@ def test_deactivation_stops_the_token_revokes_grants_and_hands_over_work_in_one_
     client: TestClient, ledger: Ledger, clock: Clock, bootstrap: dict[str, str]
 ) -> None:
     subject = register_person(client)["id"]
-    leaver, leaver_id, leaver_token = staff(client, "service_specialist", "离职专员")
+    leaver, leaver_id, leaver_token = staff(client, "ticket_handler", "离职专员")
     _, heir_id, _ = staff(client, "service_specialist", "接手专员")
+    ticket = open_ticket(client, subject)["id"]
+    command(client, f"/tickets/{ticket}/classify", CLASSIFY_SIMPLE)
+    command(client, f"/tickets/{ticket}/assign", {"assignee": leaver_id})
+    # Moved to service cases, the leaver still holds the ticket assigned as a handler.
+    command(client, f"/users/{leaver_id}/role", {"role": "service_specialist"})
     grant = leaver.post("/grants", json={
         "subject_id": subject, "fields": ["mobile"], "purpose": "回访",
         "valid_until": clock.now.replace(hour=16).isoformat(),
@@ -237,9 +244,6 @@ def test_deactivation_stops_the_token_revokes_grants_and_hands_over_work_in_one_
     command(client, f"/grants/{grant['id']}/approve")
     case = leaver.post("/cases", json={"service_type": "policy_consultation",
                                        "subject_id": subject, "materials": ["申请表"]}).json()
-    ticket = open_ticket(client, subject)["id"]
-    command(client, f"/tickets/{ticket}/classify", CLASSIFY_SIMPLE)
-    command(client, f"/tickets/{ticket}/assign", {"assignee": leaver_id})
     assert leaver.get("/users/me").status_code == 200
     before = ledger.log_length()
 
@@ -288,3 +292,61 @@ def test_deactivation_hands_open_work_to_a_named_colleague(
     assert reveal(heir, subject, ["name"], item_id=ticket).json()["basis"] == "assignee"
     assert error_of(client.post(f"/users/{heir_id}/deactivate",
                                 json={"reassign_to": leaver_id}), 422)["field"] == "reassign_to"
+
+
+def test_deactivation_takes_the_leaver_off_every_open_ticket_team_in_the_same_transaction(
+    client: TestClient, ledger: Ledger
+) -> None:
+    subject = register_person(client)["id"]
+    _, assignee, _ = staff(client, "ticket_handler", "负责人")
+    _, member, _ = staff(client, "ticket_handler", "组员")
+    leaver_client, leaver, _ = staff(client, "ticket_handler", "离职组员")
+    complex_ = {**CLASSIFY_SIMPLE, "complexity": "complex"}
+
+    def ticket(classification: dict[str, str], body: dict[str, Any]) -> str:
+        tid = open_ticket(client, subject)["id"]
+        command(client, f"/tickets/{tid}/classify", classification)
+        command(client, f"/tickets/{tid}/assign", body)
+        return tid
+
+    teamed = ticket(complex_, {"assignee": assignee, "team": [leaver, member]})
+    only = ticket(complex_, {"assignee": assignee, "team": [leaver]})
+    command(client, f"/tickets/{only}/steps", {"measure": "电话", "result": "已联系"})
+    done = ticket(CLASSIFY_SIMPLE, {"assignee": assignee, "team": [leaver]})
+    command(client, f"/tickets/{done}/resolve", {"result": "已答复"})
+    held = ticket(CLASSIFY_SIMPLE, {"assignee": leaver, "team": [member]})
+    elsewhere = ticket(complex_, {"assignee": assignee, "team": [member]})
+    assert reveal(leaver_client, subject, ["name"], item_id=teamed).json()["basis"] == "team"
+    versions = {t: client.get(f"/tickets/{t}").json()["version"] for t in (done, elsewhere)}
+    before = ledger.log_length()
+
+    answer = command(client, f"/users/{leaver}/deactivate")
+
+    assert [(w["id"], w["assignee"]) for w in answer["work"]] == [(held, None)]  # the queue
+    left = {t["id"]: (t["kind"], t["assignee"], t["team"]) for t in answer["teams_left"]}
+    assert left == {teamed: ("ticket", assignee, [member]), only: ("ticket", assignee, [])}
+    for tid, team in ((teamed, [member]), (only, [])):
+        view = client.get(f"/tickets/{tid}").json()
+        assert (view["assignee"], view["team"]) == (assignee, team)  # the assignee keeps it
+        assert view["assignments"][-1]["reason"] == "人员更换"
+        assert view["assignments"][-1]["team"] == team
+    assert client.get(f"/tickets/{only}").json()["status"] == "in_progress"
+    assert client.get(f"/tickets/{done}").json()["team"] == [leaver]  # history stays as it was
+    for tid, version in versions.items():
+        assert client.get(f"/tickets/{tid}").json()["version"] == version
+    assert sorted(topics_since(ledger, before)) == sorted([
+        "User.Deactivated", "Credential.Revoked", "Ticket.Released",
+        "Ticket.TeamMemberRemoved", "Ticket.TeamMemberRemoved",
+    ])
+    # One transaction: the events' Merkle leaves were inserted together, in one row.
+    db = ViewDatabase(ledger)
+    with db.transaction(commit=False) as cur:
+        cur.execute("SELECT positions FROM {schema}merkle_leaves "
+                    "ORDER BY first_index DESC LIMIT 1")
+        last = cur.fetchone()
+    assert unpack_positions(bytes(last["positions"])) == list(range(before + 1, before + 6))
+    assert client.get("/tickets", params={"assignee": leaver}).json()["items"] == []
+    # Deactivating again is refused and records nothing.
+    assert error_of(client.post(f"/users/{leaver}/deactivate"), 409)["rule"] == (
+        "user.deactivate.inactive")
+    assert ledger.log_length() == before + 5

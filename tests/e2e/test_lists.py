@@ -6,6 +6,7 @@ from tests.e2e.support import (
     CLASSIFY_SIMPLE,
     Clock,
     TestClient,
+    add_user,
     command,
     error_of,
     open_ticket,
@@ -22,7 +23,8 @@ def test_tickets_are_listed_newest_first_filtered_and_paged(
         received = f"2026-12-01T0{hour}:00:00+08:00"
         ids.append(open_ticket(client, requester, received_at=received)["id"])
     command(client, f"/tickets/{ids[0]}/classify", CLASSIFY_SIMPLE)
-    command(client, f"/tickets/{ids[0]}/assign", {"assignee": "handler-1"})
+    handler = add_user(client)["id"]
+    command(client, f"/tickets/{ids[0]}/assign", {"assignee": handler})
 
     page = client.get("/tickets", params={"limit": 2}).json()
     assert [item["id"] for item in page["items"]] == [ids[2], ids[1]]
@@ -31,7 +33,7 @@ def test_tickets_are_listed_newest_first_filtered_and_paged(
     assert [item["id"] for item in rest["items"]] == [ids[0]]
     assert rest["next_cursor"] is None
 
-    mine = client.get("/tickets", params={"assignee": "handler-1"}).json()["items"]
+    mine = client.get("/tickets", params={"assignee": handler}).json()["items"]
     assert [item["id"] for item in mine] == [ids[0]]
     assert mine[0]["status"] == "assigned"
     registered = client.get("/tickets", params={"status": "registered"}).json()["items"]

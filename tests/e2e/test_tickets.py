@@ -8,6 +8,7 @@ from tests.e2e.support import (
     CLASSIFY_SIMPLE,
     Clock,
     TestClient,
+    add_user,
     command,
     error_of,
     log_length,
@@ -25,12 +26,13 @@ def test_a_ticket_goes_from_registration_to_review_and_the_view_shows_every_step
     assert created["number"].startswith("GD20261201-")
     assert created["due_at"] == "2026-12-02T10:00:00+08:00"  # one working day later
     tid = created["id"]
+    handler = add_user(client)["id"]
 
     clock.advance(minutes=10)
     classified = command(client, f"/tickets/{tid}/classify", CLASSIFY_SIMPLE)
     assert classified["status"] == "classified"
     clock.advance(minutes=5)
-    assigned = command(client, f"/tickets/{tid}/assign", {"assignee": "handler-1"})
+    assigned = command(client, f"/tickets/{tid}/assign", {"assignee": handler})
     assert assigned["status"] == "assigned"
     clock.advance(minutes=15)
     stepped = command(
@@ -69,7 +71,7 @@ def test_a_ticket_goes_from_registration_to_review_and_the_view_shows_every_step
     assert view["requester_id"] == requester["id"]
     assert view["description"] == "社保转移咨询"
     assert view["classification"]["complexity"] == "simple"
-    assert view["assignee"] == "handler-1"
+    assert view["assignee"] == handler
     assert view["received_at"] == "2026-12-01T10:00:00+08:00"
     assert view["resolved_at"] == "2026-12-01T14:00:00+08:00"
     assert view["due_at"] == "2026-12-02T12:00:00+08:00"
@@ -82,7 +84,7 @@ def test_a_ticket_goes_from_registration_to_review_and_the_view_shows_every_step
     ]
     assert [s["measure"] for s in view["steps"]] == ["called the requester"]
     assert view["steps"][0]["at"] == "2026-12-01T10:30:00+08:00"
-    assert [a["assignee"] for a in view["assignments"]] == ["handler-1"]
+    assert [a["assignee"] for a in view["assignments"]] == [handler]
     assert view["callbacks"][0]["satisfaction"] == 5
     assert view["reviews"][0]["passed"] is True
     # The requester appears by id only: none of the subject's personal data.
@@ -100,7 +102,7 @@ def test_an_unclassified_ticket_cannot_be_resolved(client: TestClient) -> None:
 def resolved_ticket(client: TestClient) -> str:
     tid = open_ticket(client, register_person(client)["id"])["id"]
     command(client, f"/tickets/{tid}/classify", CLASSIFY_SIMPLE)
-    command(client, f"/tickets/{tid}/assign", {"assignee": "handler-1"})
+    command(client, f"/tickets/{tid}/assign", {"assignee": add_user(client)["id"]})
     command(client, f"/tickets/{tid}/resolve", {"result": "answered"})
     return tid
 
@@ -121,23 +123,23 @@ def test_a_ticket_cannot_be_resolved_twice(client: TestClient) -> None:
 
 def test_a_complex_ticket_needs_a_team_when_assigned(client: TestClient) -> None:
     tid = open_ticket(client, register_person(client)["id"])["id"]
+    first, second = add_user(client)["id"], add_user(client)["id"]
     command(client, f"/tickets/{tid}/classify", {**CLASSIFY_SIMPLE, "complexity": "complex"})
-    alone = client.post(f"/tickets/{tid}/assign", json={"assignee": "handler-1"})
+    alone = client.post(f"/tickets/{tid}/assign", json={"assignee": first})
     assert error_of(alone, 409)["rule"] == "ticket.assign.complex_requires_team"
-    teamed = command(
-        client, f"/tickets/{tid}/assign", {"assignee": "handler-1", "team": ["handler-2"]}
-    )
+    teamed = command(client, f"/tickets/{tid}/assign", {"assignee": first, "team": [second]})
     assert teamed["status"] == "assigned"
-    assert client.get(f"/tickets/{tid}").json()["team"] == ["handler-2"]
+    assert client.get(f"/tickets/{tid}").json()["team"] == [second]
 
 
 def test_a_reassignment_without_a_reason_names_the_reason_field(client: TestClient) -> None:
     tid = open_ticket(client, register_person(client)["id"])["id"]
+    first, second = add_user(client)["id"], add_user(client)["id"]
     command(client, f"/tickets/{tid}/classify", CLASSIFY_SIMPLE)
-    command(client, f"/tickets/{tid}/assign", {"assignee": "handler-1"})
-    error = error_of(client.post(f"/tickets/{tid}/assign", json={"assignee": "handler-2"}), 422)
+    command(client, f"/tickets/{tid}/assign", {"assignee": first})
+    error = error_of(client.post(f"/tickets/{tid}/assign", json={"assignee": second}), 422)
     assert error["field"] == "reason"
-    command(client, f"/tickets/{tid}/assign", {"assignee": "handler-2", "reason": "on leave"})
+    command(client, f"/tickets/{tid}/assign", {"assignee": second, "reason": "on leave"})
 
 
 def test_an_entry_review_is_recorded_on_the_ticket(client: TestClient) -> None:
@@ -242,3 +244,49 @@ def test_a_satisfaction_that_is_not_an_integer_is_refused(client: TestClient) ->
     assert error_of(answer, 422)["field"] == "satisfaction"
     answer = client.post(f"/tickets/{tid}/callbacks", json={"kind": "phone", "satisfaction": 9})
     assert error_of(answer, 422)["field"] == "satisfaction"
+
+
+def test_a_ticket_is_assigned_only_to_active_staff_whose_role_may_work_tickets(
+    client: TestClient,
+) -> None:
+    requester = register_person(client)["id"]
+    tid = open_ticket(client, requester)["id"]
+    command(client, f"/tickets/{tid}/classify", {**CLASSIFY_SIMPLE, "complexity": "complex"})
+    handler, colleague = add_user(client)["id"], add_user(client, name="同事")["id"]
+    analyst = add_user(client, "analyst")["id"]
+    specialist = add_user(client, "service_specialist")["id"]
+    leaver = add_user(client, name="离职")["id"]
+    command(client, f"/users/{leaver}/deactivate")
+    version = client.get(f"/tickets/{tid}").json()["version"]
+
+    refusals = [
+        ({"assignee": "handler-1", "team": [colleague]}, "assignee", "names no staff member"),
+        ({"assignee": requester, "team": [colleague]}, "assignee", "names no staff member"),
+        ({"assignee": analyst, "team": [colleague]}, "assignee",
+         "analyst, which may not ticket.work"),
+        ({"assignee": specialist, "team": [colleague]}, "assignee",
+         "service_specialist, which may not ticket.work"),
+        ({"assignee": leaver, "team": [colleague]}, "assignee", "deactivated"),
+        ({"assignee": handler, "team": [colleague, "handler-2"]}, "team[1]",
+         "names no staff member"),
+        ({"assignee": handler, "team": [analyst]}, "team[0]", "may not ticket.work"),
+        ({"assignee": handler, "team": [leaver]}, "team[0]", "deactivated"),
+    ]
+    for body, field, message in refusals:
+        before = log_length(client)
+        error = error_of(client.post(f"/tickets/{tid}/assign", json=body), 422)
+        assert (error["code"], error["field"]) == ("invalid_input", field), body
+        assert message in error["message"], error
+        assert log_length(client) == before, body  # nothing stored
+    view = client.get(f"/tickets/{tid}").json()
+    assert (view["assignee"], view["team"], view["version"]) == (None, [], version)
+
+    # Staff may be named by any spelling of their id; the canonical one is recorded.
+    assigned = command(
+        client, f"/tickets/{tid}/assign", {"assignee": handler.upper(), "team": [colleague]}
+    )
+    assert assigned["status"] == "assigned"
+    view = client.get(f"/tickets/{tid}").json()
+    assert (view["assignee"], view["team"]) == (handler, [colleague])
+    mine = client.get("/tickets", params={"assignee": handler}).json()["items"]
+    assert [item["id"] for item in mine] == [tid]

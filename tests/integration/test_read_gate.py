@@ -32,6 +32,7 @@ from domain.calendar import WorkingCalendar
 from domain.errors import (
     AccessRefusedError,
     AuthenticationError,
+    InvalidInputError,
     PermissionDeniedError,
     PersonalDataDestroyedError,
 )
@@ -260,6 +261,104 @@ def test_reading_the_access_history_is_itself_recorded_first(gate: Gate) -> None
         gate.ledger.access_history(actor=officer, request_id="r-2", client=None,
                                    ctx=gate.as_(handler))
     assert (gate.records()[-1].actor, gate.records()[-1].outcome) == (handler, "refused")
+
+
+def test_a_read_of_the_access_log_served_elsewhere_is_recorded_like_the_history(
+    gate: Gate,
+) -> None:
+    subject = register(gate)
+    officer, analyst = gate.user("confidentiality_officer"), gate.user("analyst")
+    ledger = gate.ledger
+    before = ledger.log_length()
+    receipt = ledger.record_access_log_read(
+        subject_id=subject, actor=officer, purpose="季度审查", request_id="r-3",
+        client="203.0.113.9", ctx=gate.as_(officer),
+    )
+    # Committed when it returns, one event, and nothing read: no items, only the record.
+    assert receipt == {"access_record_id": receipt["access_record_id"],
+                       "access_position": before + 1, "request_id": "r-3"}
+    assert ledger.log_length() == before + 1
+    recorded = gate.records()[-1]
+    assert str(recorded.originator_id) == receipt["access_record_id"]
+    ledger.access_history(subject_id=subject, actor=officer, purpose="季度审查",
+                          request_id="r-3", client="203.0.113.9", ctx=gate.as_(officer))
+    history = gate.records()[-1]
+    same = ("actor", "role", "target", "target_id", "subject_id", "fields", "purpose", "level",
+            "grant_id", "item_id", "request_id", "client", "outcome", "reason", "query")
+    assert {k: getattr(recorded, k) for k in same} == {k: getattr(history, k) for k in same}
+    assert (recorded.target, recorded.outcome, recorded.query) == (
+        "access_history", "granted", {"subject_id": subject, "actor": officer})
+
+    with pytest.raises(PermissionDeniedError, match=r"analyst may not access_log\.read"):
+        ledger.record_access_log_read(request_id="r-4", client=None, ctx=gate.as_(analyst))
+    refused = gate.records()[-1]
+    assert (refused.actor, refused.role, refused.outcome, refused.reason, refused.request_id) == (
+        analyst, "analyst", "refused", "role", "r-4")
+    assert ledger.log_length() == before + 3
+
+
+def test_assigning_through_the_ledger_names_only_active_staff_who_may_do_the_work(
+    gate: Gate,
+) -> None:
+    ledger, lead = gate.ledger, gate.lead
+    handler, specialist = gate.user("ticket_handler"), gate.user("service_specialist")
+    subject = register(gate)
+    ticket = ledger.open_ticket(channel="phone", requester_id=subject, description="咨询",
+                                ctx=gate.as_(lead))["id"]
+    ledger.change_ticket(ticket, gate.as_(lead), lambda t, at: t.classify(
+        nature="consultation", urgency="general", business_type="employment",
+        complexity="simple", at=at, by=lead))
+    case = ledger.open_case(service_type="policy_consultation", subject_id=subject,
+                            materials=[], ctx=gate.as_(lead))["id"]
+    before = ledger.log_length()
+    for wrong, field in (({"assignee": specialist}, "assignee"),
+                         ({"assignee": handler, "team": [lead, "h2"]}, "team[1]")):
+        with pytest.raises(InvalidInputError) as refused:
+            ledger.assign_ticket(ticket, **wrong, ctx=gate.as_(lead))  # type: ignore[arg-type]
+        assert refused.value.field == field
+    with pytest.raises(InvalidInputError) as refused:
+        ledger.assign_case(case, assignee=handler, reason="转交", ctx=gate.as_(lead))
+    assert refused.value.field == "assignee"
+    assert ledger.log_length() == before
+    ledger.assign_ticket(ticket, assignee=handler, team=[lead], ctx=gate.as_(lead))
+    ledger.assign_case(case, assignee=specialist, reason="转交", ctx=gate.as_(lead))
+    assert (ledger.ticket(ticket).assignee, ledger.ticket(ticket).team) == (handler, [lead])
+    assert ledger.case(case).assignee == specialist
+
+
+def test_deactivation_takes_the_leaver_off_open_ticket_teams_in_one_transaction(
+    store: Store,
+) -> None:
+    ledger = store.open(clock=Clock())
+    lead = str(ledger.authenticate(store.token).id)
+    ctx = Context(lead)
+    assignee, leaver = (ledger.add_user(name=n, role="ticket_handler", ctx=ctx)["id"]
+                        for n in ("负责人", "离职者"))
+    subject = register_with(ledger, lead)
+    ticket = ledger.open_ticket(channel="phone", requester_id=subject, description="咨询",
+                                ctx=ctx)["id"]
+    ledger.change_ticket(ticket, ctx, lambda t, at: t.classify(
+        nature="consultation", urgency="general", business_type="employment",
+        complexity="complex", at=at, by=lead))
+    ledger.assign_ticket(ticket, assignee=assignee, team=[leaver, lead], ctx=ctx)
+    before = ledger.log_length()
+
+    done = ledger.deactivate_user(leaver, work=open_catalog(ledger), ctx=ctx)
+
+    assert done["work"] == []
+    assert done["teams_left"] == [{"kind": "ticket", "id": ticket,
+                                   "number": ledger.ticket(ticket).number,
+                                   "assignee": assignee, "team": [lead]}]
+    assert ledger.log_length() - before == 3  # User.Deactivated, Credential.Revoked, the team
+    assert (ledger.ticket(ticket).assignee, ledger.ticket(ticket).team) == (assignee, [lead])
+    db = ViewDatabase(ledger)
+    with db.transaction(commit=False) as cur:
+        cur.execute("SELECT positions FROM {schema}merkle_leaves "
+                    "ORDER BY first_index DESC LIMIT 1")
+        last = cur.fetchone()
+    assert last is not None
+    assert unpack_positions(bytes(last["positions"])) == list(range(before + 1, before + 4))
+    ledger.close()
 
 
 def test_deactivation_is_one_transaction_revoking_tokens_and_grants_and_moving_work(

@@ -104,6 +104,30 @@ def test_a_reassignment_needs_a_reason() -> None:
     assert [a["assignee"] for a in ticket.assignments] == ["handler-2", "handler-4"]
 
 
+def test_a_team_member_who_left_is_taken_off_the_team_and_the_assignee_keeps_it() -> None:
+    ticket = assigned()
+    ticket.remove_team_member("handler-3", reason="人员更换", at=T0 + 3 * MIN, by="lead")
+    assert (ticket.assignee, ticket.team, ticket.status) == ("handler-2", [], "assigned")
+    assert ticket.assignments[-1] == {"assignee": "handler-2", "team": [], "reason": "人员更换",
+                                      "at": T0 + 3 * MIN, "by": "lead"}
+    assert type(ticket.collect_events()[-1]).__name__ == "TeamMemberRemoved"
+
+
+def test_only_a_team_member_of_an_open_ticket_can_be_taken_off_its_team() -> None:
+    ticket = assigned()
+    with pytest.raises(RuleViolationError) as excinfo:
+        ticket.remove_team_member("handler-2", reason="人员更换", at=T0 + 3 * MIN, by="lead")
+    assert rule_of(excinfo) == "ticket.team.not_member"  # the assignee: assign or release
+    with pytest.raises(InvalidInputError) as blank:
+        ticket.remove_team_member("handler-3", reason=" ", at=T0 + 3 * MIN, by="lead")
+    assert blank.value.field == "reason"
+    ticket.resolve(result="已答复", at=T0 + 4 * MIN, by="handler-2")
+    with pytest.raises(RuleViolationError) as done:
+        ticket.remove_team_member("handler-3", reason="人员更换", at=T0 + 5 * MIN, by="lead")
+    assert rule_of(done) == "ticket.remove_team_member.after_done"
+    assert ticket.team == ["handler-3"]
+
+
 def test_a_step_before_assignment_is_refused() -> None:
     with pytest.raises(RuleViolationError) as excinfo:
         classified().record_step(measure="m", result="r", at=T0 + 2 * MIN, by="h")
