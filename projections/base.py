@@ -71,6 +71,15 @@ class ReportView:
     def other_event(self, changes: Changes, recorded: Recorded) -> None:
         """Changes made by an event that is not a ticket's or a case's."""
 
+    def derive(self, cur: ViewCursor | None, upto: int, changes: Sequence[Changes]) -> None:
+        """Add changes that depend on the view's counters as of ``upto`` (before ``changes``).
+
+        ``changes`` are those of consecutive pages from ``upto`` on; ``cur``
+        reads the view's tables, which hold position ``upto`` (None: they hold
+        nothing yet). Used for counters that count distinct keys or threshold
+        crossings, which one page's events cannot tell alone.
+        """
+
     # -- the View protocol ------------------------------------------------------------------
     def create(self, cur: ViewCursor) -> None:
         for tally in self.tallies.values():
@@ -97,6 +106,7 @@ class ReportView:
     def apply_batch(self, cur: ViewCursor, pages: Sequence[Page]) -> None:
         """Consecutive pages in one transaction: one statement per table for all of them."""
         changes = [self.changes(page) for page in pages]
+        self.derive(cur, pages[0].start, changes)
         for name, tally in self.tallies.items():
             tally.write_pages(cur, [(page.start, page.end, change.tallies.get(name, {}))
                                     for page, change in zip(pages, changes, strict=True)])

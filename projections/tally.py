@@ -104,11 +104,13 @@ class Tally:
         dims: Sequence[str],
         measures: Sequence[str],
         bucket_size: int | None = None,
+        index: Sequence[str] = (),
     ) -> None:
         self.table = table
         self.dims = tuple(dims)
         self.measures = tuple(measures)
         self.bucket_size = bucket_size or BUCKET_SIZE
+        self.index = tuple(index)  # dimensions looked up by value while the view is built
         marks = ", ".join("?" for _ in (*self.dims, "position", *self.measures))
         delta_names = ", ".join((*self.dims, "position", *self.measures))
         self._insert_delta = (
@@ -140,6 +142,12 @@ class Tally:
             f"CREATE INDEX IF NOT EXISTS {self.table}_delta_position "
             f"ON {{schema}}{self.table}_delta (position)"
         )
+        if self.index:
+            columns = ", ".join(self.index)
+            for table in (self.table, f"{self.table}_delta"):
+                cur.execute(
+                    f"CREATE INDEX IF NOT EXISTS {table}_lookup ON {{schema}}{table} ({columns})"
+                )
 
     def drop(self, cur: ViewCursor) -> None:
         cur.execute(f"DROP TABLE IF EXISTS {{schema}}{self.table}_delta")

@@ -71,10 +71,18 @@ def overlay_between(reports: Reports, view: ReportView, after: int, upto: int) -
     fold = ItemFold(reports.ledger, reports.timeline)
     position = after
     page_size = reports.follower.page_size
+    pages = []
     while position < upto:
         events, end = read_events(reports.ledger, position, upto, page_size)
-        overlay.add(view.changes(Page(position, end, events, fold.fold(events))))
+        pages.append(view.changes(Page(position, end, events, fold.fold(events))))
         position = end
+    if after == 0:  # nothing in the tables at position 0
+        view.derive(None, 0, pages)
+    else:
+        with reports.db.transaction(commit=False) as cur:
+            view.derive(cur, after, pages)
+    for changes in pages:
+        overlay.add(changes)
     return overlay
 
 

@@ -16,8 +16,10 @@ import pytest
 from domain.calendar import SHANGHAI
 from domain.errors import TaizhangError
 from domain.ledger import Context, Ledger
+from projections.access_log import access_log_report
+from projections.database import ViewDatabase
 from projections.registry import Reports
-from replay.as_of import report
+from replay.as_of import report, snapshot_at
 from tests.conftest import Store
 
 H = timedelta(hours=1)
@@ -269,3 +271,45 @@ def test_an_out_of_hours_bulk_reader_and_repeated_refusals_are_flagged(
     one = report(reports, "access_log", None, {"subject_id": subjects[0]})
     assert len(one["items"]) == 4  # one granted read, three refusals
     assert {i["subject_id"] for i in one["items"]} == {subjects[0]}
+
+
+def test_distinct_subjects_and_flags_are_counted_across_pages_and_as_of(
+    ledger: Ledger, clock: Clock, tmp_path: Any
+) -> None:
+    """The bulk flag needs distinct subjects per actor-hour, which no single page knows.
+
+    The lead reads 21 subjects one at a time, each twice (a repeat is not a new subject),
+    the live views applying two events per page; the flag appears with the 21st subject,
+    not before, and a rebuild in one batch of larger pages counts the same.
+    """
+    live = Reports(ledger, page_size=2)
+    start = at("2026-12-05T10:00")
+    lead = ledger.user(ledger.add_user(name="项目负责人", role="project_lead",
+                                       ctx=Context("system", at=start))["id"])
+    subjects = [person(ledger, start) for _ in range(21)]
+    positions = []
+    for minute, subject in enumerate(subjects):
+        for again in range(2):
+            ledger.reveal(subject, ["name"], "核实", request_id=f"r{minute}-{again}", client=None,
+                          ctx=Context(str(lead.id), at=start + minute * M), reader=lead)
+        positions.append(ledger.log_length())
+        live.follower.catch_up()
+    clock.now = at("2026-12-05T18:00")
+    view = live.report_view("access_log")
+
+    def bulk_at(position: int) -> list[dict[str, Any]]:
+        snap = snapshot_at(live, view, position, clock.now, final=True, as_of=None)
+        return access_log_report(snap, view, limit=1)["anomalies"]["bulk_readers"]
+
+    assert bulk_at(positions[19]) == []  # 20 subjects: not yet more than 20
+    assert bulk_at(positions[20]) == [
+        {"hour": "2026-12-05T10", "actor": str(lead.id), "subjects": 21}]
+    rebuilt = Reports(ledger, db=ViewDatabase.scratch(str(tmp_path / "r.db")), page_size=9,
+                      batch_pages=4)
+    try:
+        rebuilt.follower.catch_up()
+        with live.db.transaction(commit=False) as a, rebuilt.db.transaction(commit=False) as b:
+            assert view.logical(a) == rebuilt.report_view("access_log").logical(b)
+    finally:
+        rebuilt.close()
+        live.close()
