@@ -69,6 +69,7 @@ COLUMNS = (
 COLUMN_TYPES = {"position": "BIGINT", "at_us": "BIGINT", "out_of_hours": "INTEGER",
                 "outside_work": "INTEGER"}
 MAX_LIMIT = 1000
+NARROW_US = 31 * 86_400_000_000  # a window of up to a month is read whole, then sorted
 
 
 def outside_service_hours(calendar: WorkingCalendar, at: datetime) -> bool:
@@ -93,6 +94,7 @@ def local_hour(us: int) -> str:
 
 class AccessLogView(ReportView):
     name = "access_log"
+    version = 2  # 2: distinct subjects and threshold flags per actor-hour (derive)
 
     def __init__(self, timeline: Timeline) -> None:
         super().__init__()
@@ -104,7 +106,8 @@ class AccessLogView(ReportView):
             Tally(READS, ("hour", "actor", "subject_id"), ("n",), index=("hour", "actor")),
             Tally(REFUSED, ("hour", "actor"), ("n",), index=("hour", "actor")),
             Tally(SUBJECTS, ("hour", "actor"), ("n",), index=("hour", "actor")),
-            Tally(FLAGS, ("hour", "actor", "kind"), ("n",)),
+            # n: 1 once flagged; count: the subjects or refusals of the hour, kept from then on
+            Tally(FLAGS, ("hour", "actor", "kind"), ("n", "count")),
         ]
 
     def make_histories(self) -> Iterable[History]:
@@ -162,12 +165,16 @@ class AccessLogView(ReportView):
                     known_subjects[pair] = subjects + 1
                     page.count(SUBJECTS, pair, (1,))
                     if subjects == BULK_SUBJECTS:  # the (BULK_SUBJECTS + 1)th subject
-                        page.count(FLAGS, (*pair, BULK), (1,))
+                        page.count(FLAGS, (*pair, BULK), (1, subjects + 1))
+                    elif subjects > BULK_SUBJECTS:
+                        page.count(FLAGS, (*pair, BULK), (0, 1))
             for pair, (n,) in sorted(page.tallies.get(REFUSED, {}).items()):
                 before = known_refused.get(pair, 0)
                 known_refused[pair] = before + n
                 if before < REFUSALS <= before + n:
-                    page.count(FLAGS, (*pair, REPEATED), (1,))
+                    page.count(FLAGS, (*pair, REPEATED), (1, before + n))
+                elif before >= REFUSALS:
+                    page.count(FLAGS, (*pair, REPEATED), (0, n))
 
     def _known(self, cur: ViewCursor | None, name: str, upto: int, group: tuple[str, ...],
                where: dict[str, Any]) -> dict[Key, int]:
@@ -259,7 +266,8 @@ def access_log_report(
     window = {"hour": hours} if lo or hi else None
     with snap.db.transaction(commit=False) as cur:
         rows = _records(cur, view.histories[RECORDS], snap.upto, where, params,
-                        limit + 1 + len(overlay))
+                        limit + 1 + len(overlay),
+                        narrow=lo is not None and hi is not None and hi - lo <= NARROW_US)
         found = [(r["record_id"], r) for r in rows if r["record_id"] not in overlay]
         for key, values in overlay.items():
             if values is not None:
@@ -272,9 +280,6 @@ def access_log_report(
                  "actor": sorted({v["actor"] for _, v in found})}
         flagged = snap.tally(cur, t[FLAGS], ("hour", "actor", "kind"), window)
         flags_shown = snap.tally(cur, t[FLAGS], ("hour", "actor", "kind"), shown)
-        listed = {"hour": sorted({k[0] for k in flagged}), "actor": sorted({k[1] for k in flagged})}
-        subjects = snap.tally(cur, t[SUBJECTS], ("hour", "actor"), listed) if flagged else {}
-        refused = snap.tally(cur, t[REFUSED], ("hour", "actor"), listed) if flagged else {}
         counts = snap.tally(cur, t[COUNTS], ("level", "outcome"),
                             {"day": days} if lo or hi else None)
         reviews = _current(cur, view.histories[REVIEWS], snap.upto)
@@ -285,9 +290,9 @@ def access_log_report(
     for key, values in snap.overlay.table(META).items():
         if values is not None:
             meta[key] = values
-    bulk = {(h, a) for h, a, kind in flagged if kind == BULK}
-    refusing = {(h, a) for h, a, kind in flagged if kind == REPEATED}
-    marked = {(h, a, kind) for h, a, kind in flags_shown}
+    bulk = {(h, a): v[1] for (h, a, kind), v in flagged.items() if kind == BULK and v[0]}
+    refusing = {(h, a): v[1] for (h, a, kind), v in flagged.items() if kind == REPEATED and v[0]}
+    marked = {key for key, v in flags_shown.items() if v[0]}
     items = []
     for key, values in found:
         flags = []
@@ -320,21 +325,24 @@ def access_log_report(
             for lvl in LEVELS for out in ("granted", "refused")
         },
         "anomalies": {
-            "bulk_readers": [{"hour": h, "actor": a, "subjects": subjects[(h, a)][0]}
-                             for h, a in sorted(bulk)],
-            "repeated_refusals": [{"hour": h, "actor": a, "refusals": refused[(h, a)][0]}
-                                  for h, a in sorted(refusing)],
+            "bulk_readers": [{"hour": h, "actor": a, "subjects": n}
+                             for (h, a), n in sorted(bulk.items())],
+            "repeated_refusals": [{"hour": h, "actor": a, "refusals": n}
+                                  for (h, a), n in sorted(refusing.items())],
         },
         "reviews": _reviews(reviews, meta, snap),
     }
 
 
 def _records(cur: Any, history: History, upto: int, where: str, params: list[Any],
-             limit: int) -> list[dict[str, Any]]:
+             limit: int, *, narrow: bool) -> list[dict[str, Any]]:
+    """Newest first. In a ``narrow`` time window, the records of the window sorted (the
+    ``at_us`` index); else the position index walked from the end until the page is full."""
     columns = ", ".join(("record_id", *COLUMNS))
+    order = "position + 0" if narrow else "position"  # + 0: not by the position index
     cur.execute(
         f"SELECT {columns} FROM {{schema}}{RECORDS} WHERE valid_from <= ? AND {where} "
-        f"ORDER BY position DESC LIMIT ?",
+        f"ORDER BY {order} DESC LIMIT ?",
         [upto, *params, limit],
     )
     return list(cur.fetchall())

@@ -56,6 +56,10 @@ PAGES_DDL = (
     "view_name TEXT NOT NULL, end_position BIGINT NOT NULL, "
     "PRIMARY KEY (view_name, end_position))"
 )
+VERSIONS_DDL = (
+    "CREATE TABLE IF NOT EXISTS {schema}view_versions ("
+    "view_name TEXT PRIMARY KEY, version BIGINT NOT NULL)"
+)
 CACHE_SIZE = 50_000
 
 
@@ -249,15 +253,41 @@ class Follower:
         return "+".join(v.name for v in self.views)
 
     def setup(self) -> None:
+        """Create what is missing; a view whose definition changed starts again from empty.
+
+        A view declares ``version`` (default 1) and raises it when its tables or
+        what it derives change: tables built by another version would otherwise
+        be extended by this one, and silently mix the two.
+        """
         with self.db.transaction() as cur:
             cur.execute(TRACKING_DDL)
             cur.execute(PAGES_DDL)
+            cur.execute(VERSIONS_DDL)
+            cur.execute("SELECT view_name, version FROM {schema}view_versions")
+            built = {row["view_name"]: int(row["version"]) for row in cur.fetchall()}
+            cur.execute("SELECT view_name FROM {schema}view_tracking WHERE position > 0")
+            for row in cur.fetchall():  # built before versions were kept: version 1
+                built.setdefault(row["view_name"], 1)
             for view in self.views:
+                version = int(getattr(view, "version", 1))
+                if built.get(view.name, version) != version:
+                    logger.warning("view %s changed (version %s to %s): building it again",
+                                   view.name, built[view.name], version)
+                    view.drop(cur)
+                    cur.execute("DELETE FROM {schema}view_tracking WHERE view_name = ?",
+                                (view.name,))
+                    cur.execute("DELETE FROM {schema}view_pages WHERE view_name = ?",
+                                (view.name,))
                 view.create(cur)
                 cur.execute(
                     "INSERT INTO {schema}view_tracking (view_name, position) VALUES (?, 0) "
                     "ON CONFLICT (view_name) DO NOTHING",
                     (view.name,),
+                )
+                cur.execute(
+                    "INSERT INTO {schema}view_versions (view_name, version) VALUES (?, ?) "
+                    "ON CONFLICT (view_name) DO UPDATE SET version = excluded.version",
+                    (view.name, version),
                 )
         self._tracked = True
 

@@ -22,6 +22,7 @@ import pytest
 
 from domain.calendar import SHANGHAI
 from domain.ledger import Context, Ledger
+from projections.access_log import AccessLogView
 from projections.database import ViewDatabase
 from projections.registry import ALL, REPORTS, Reports
 from replay.rebuild import rebuild
@@ -264,4 +265,34 @@ def test_on_postgresql_a_notification_wakes_the_followers_before_the_next_poll(
     finally:
         background.stop()
         reports.close()
+        ledger.close()
+
+
+def test_a_view_whose_definition_changed_is_built_again_from_empty(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tables of an older definition are dropped, not extended by the new one."""
+    ledger = store.open()
+    try:
+        lead = ledger.user(ledger.add_user(name="负责人", role="project_lead",
+                                           ctx=Context("system"))["id"])
+        subject = ledger.register_subject(kind="person", name="王五", ctx=Context("system"))
+        ledger.reveal(subject["id"], ["name"], "核实", request_id="r", client=None,
+                      ctx=Context(str(lead.id)), reader=lead)
+        first = Reports(ledger, names=("access_log",))
+        first.follower.catch_up()
+        assert first.follower.position() == ledger.log_length() > 0
+        with first.db.transaction(commit=False) as cur:
+            built = first.report_view("access_log").logical(cur)
+        assert built["access_counts"]  # the read is counted
+        first.close()
+        monkeypatch.setattr(AccessLogView, "version", AccessLogView.version + 1)
+        again = Reports(ledger, names=("access_log",))
+        assert again.follower.position() == 0  # starts over, from empty tables
+        again.follower.catch_up()
+        assert again.follower.position() == ledger.log_length()
+        with again.db.transaction(commit=False) as cur:
+            assert again.report_view("access_log").logical(cur) == built  # not doubled
+        again.close()
+    finally:
         ledger.close()
