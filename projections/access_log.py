@@ -340,10 +340,12 @@ def _records(cur: Any, history: History, upto: int, where: str, params: list[Any
     ``at_us`` index); else the position index walked from the end until the page is full."""
     columns = ", ".join(("record_id", *COLUMNS))
     order = "position + 0" if narrow else "position"  # + 0: not by the position index
+    # A record's row is made current by its own event: valid_from = position, so an
+    # as-of read seeks the position index at ``upto`` instead of walking past later rows.
     cur.execute(
-        f"SELECT {columns} FROM {{schema}}{RECORDS} WHERE valid_from <= ? AND {where} "
-        f"ORDER BY {order} DESC LIMIT ?",
-        [upto, *params, limit],
+        f"SELECT {columns} FROM {{schema}}{RECORDS} WHERE position <= ? AND valid_from <= ? "
+        f"AND {where} ORDER BY {order} DESC LIMIT ?",
+        [upto, upto, *params, limit],
     )
     return list(cur.fetchall())
 
