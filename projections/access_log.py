@@ -69,7 +69,7 @@ COLUMNS = (
 COLUMN_TYPES = {"position": "BIGINT", "at_us": "BIGINT", "out_of_hours": "INTEGER",
                 "outside_work": "INTEGER"}
 MAX_LIMIT = 1000
-NARROW_US = 31 * 86_400_000_000  # a window of up to a month is read whole, then sorted
+NARROW = 30_000  # a time window with up to this many records is read whole, then sorted
 
 
 def outside_service_hours(calendar: WorkingCalendar, at: datetime) -> bool:
@@ -265,9 +265,12 @@ def access_log_report(
     t = view.tallies
     window = {"hour": hours} if lo or hi else None
     with snap.db.transaction(commit=False) as cur:
+        counts = snap.tally(cur, t[COUNTS], ("level", "outcome"),
+                            {"day": days} if lo or hi else None)
+        in_window = sum(n for (n,) in counts.values())
         rows = _records(cur, view.histories[RECORDS], snap.upto, where, params,
                         limit + 1 + len(overlay),
-                        narrow=lo is not None and hi is not None and hi - lo <= NARROW_US)
+                        narrow=(lo is not None or hi is not None) and in_window <= NARROW)
         found = [(r["record_id"], r) for r in rows if r["record_id"] not in overlay]
         for key, values in overlay.items():
             if values is not None:
@@ -280,8 +283,6 @@ def access_log_report(
                  "actor": sorted({v["actor"] for _, v in found})}
         flagged = snap.tally(cur, t[FLAGS], ("hour", "actor", "kind"), window)
         flags_shown = snap.tally(cur, t[FLAGS], ("hour", "actor", "kind"), shown)
-        counts = snap.tally(cur, t[COUNTS], ("level", "outcome"),
-                            {"day": days} if lo or hi else None)
         reviews = _current(cur, view.histories[REVIEWS], snap.upto)
         meta = _current(cur, view.histories[META], snap.upto)
     for key, values in snap.overlay.table(REVIEWS).items():
@@ -336,8 +337,9 @@ def access_log_report(
 
 def _records(cur: Any, history: History, upto: int, where: str, params: list[Any],
              limit: int, *, narrow: bool) -> list[dict[str, Any]]:
-    """Newest first. In a ``narrow`` time window, the records of the window sorted (the
-    ``at_us`` index); else the position index walked from the end until the page is full."""
+    """Newest first. In a ``narrow`` time window (few records, by the day counters), the
+    window's records sorted (the ``at_us`` index); else the position index walked from the
+    end until the page is full."""
     columns = ", ".join(("record_id", *COLUMNS))
     order = "position + 0" if narrow else "position"  # + 0: not by the position index
     # A record's row is made current by its own event: valid_from = position, so an
