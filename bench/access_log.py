@@ -866,6 +866,9 @@ def queries(facts: dict[str, Any], as_of: datetime) -> list[tuple[str, dict[str,
     day, early = working(0.5), working(0.25)  # early: in the log as of its middle
     hour = facts["bulk"]["hour"]  # YYYY-MM-DDTHH, Beijing time
     week_end = day + timedelta(days=6)
+    # The access reviews' periods: a week (high), two weeks (medium), a month (low).
+    month = day.replace(day=1)
+    month_end = (month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
     return [
         ("no filter", {}),
         ("subject (most read)", {"subject_id": facts["subject"]["subject_id"]}),
@@ -877,6 +880,10 @@ def queries(facts: dict[str, Any], as_of: datetime) -> list[tuple[str, dict[str,
         ("window: one week", {"from": day.isoformat(), "to": week_end.isoformat()}),
         ("window: one week, refused", {"from": day.isoformat(), "to": week_end.isoformat(),
                                        "outcome": "refused"}),
+        ("window: two weeks", {"from": day.isoformat(),
+                               "to": (day + timedelta(days=13)).isoformat()}),
+        ("window: one month", {"from": month.isoformat(), "to": month_end.isoformat()}),
+        ("until a day (to only)", {"to": early.isoformat()}),
         ("bulk hour of an actor (flags)", {"actor": facts["bulk"]["actor"],
                                            "from": f"{hour}:00:00+08:00",
                                            "to": f"{hour}:59:59+08:00"}),
