@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import bisect
-import contextlib
 import heapq
 import json
 import math
@@ -52,9 +51,7 @@ import statistics
 import sys
 import tempfile
 import time
-import warnings
 from collections import Counter, deque
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as clock_time
@@ -71,10 +68,7 @@ sys.path.insert(0, str(common.ROOT))
 
 import psycopg
 from eventsourcing.domain import Aggregate
-from fastapi import FastAPI
 
-from api.errors import install_error_handlers
-from api.routes import reports as reports_routes
 from domain.access import allows
 from domain.access_record import AccessRecord
 from domain.access_review import AccessReviewLog
@@ -933,29 +927,13 @@ def view_latencies(reports: Reports, plan: list[tuple[str, dict[str, Any]]],
     return found
 
 
-@contextlib.contextmanager
-def report_client(store: Store, ledger: Ledger) -> Iterator[Any]:
-    """The reports router in a FastAPI app of its own on ``ledger`` (as bench/replay.py)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*httpx2.*")
-        from fastapi.testclient import TestClient
-    app = FastAPI()
-    install_error_handlers(app)
-    app.include_router(reports_routes.router)
-    app.state.settings = store.settings
-    app.state.ledger = ledger
-    app.state.reports = Reports(ledger)
-    with TestClient(app, headers={"Authorization": f"Bearer {store.token}"}) as client:
-        yield client
-
-
 def http_latencies(store: Store, ledger: Ledger, plan: list[tuple[str, dict[str, Any]]],
                    args: argparse.Namespace, ticker: Ticker) -> list[Latency]:
     """``GET /reports/access-log``: records the read first (one event), then the report."""
     from urllib.parse import urlencode
 
     found = []
-    with report_client(store, ledger) as client:
+    with common.report_client(store.settings, store.token, ledger) as client:
         first = client.get("/reports/access-log?limit=100").json()
         for label, given in plan:
             params = {k: (v.isoformat() if isinstance(v, datetime) else v)

@@ -325,3 +325,28 @@ def profile_summary(stats: pstats.Stats, wall: float, top: int = 15) -> str:
     )
     out.append(f"(profiled wall time {wall:.1f} s; profiler overhead inflates Python-heavy code)")
     return "\n".join(out)
+
+
+@contextlib.contextmanager
+def report_client(settings: Any, token: str, ledger: Any) -> Iterator[Any]:
+    """The reports router in a FastAPI app of its own on ``ledger`` (no sealer, no catalog),
+    signed in with ``token``: what the report endpoints cost, without the rest of the app."""
+    import warnings
+
+    from fastapi import FastAPI
+
+    from api.errors import install_error_handlers
+    from api.routes import reports
+    from projections.registry import Reports
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*httpx2.*")
+        from fastapi.testclient import TestClient
+    app = FastAPI()
+    install_error_handlers(app)
+    app.include_router(reports.router)
+    app.state.settings = settings
+    app.state.ledger = ledger
+    app.state.reports = Reports(ledger)
+    with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as client:
+        yield client

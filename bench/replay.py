@@ -24,16 +24,13 @@ Goals: rebuild >= 25,000 events/s; every report p99 < 100 ms. Run:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
 
 # This script is named like the ``replay`` package: look for modules in the repository first.
 _HERE = Path(__file__).resolve().parent
@@ -177,33 +174,9 @@ REQUESTS = [
 ]
 
 
-@contextlib.contextmanager
-def report_client(store: Store, ledger: Ledger) -> Iterator[Any]:
-    """The reports router in a FastAPI app of its own, on ``ledger`` (no sealer, no catalog)."""
-    import warnings
-
-    from fastapi import FastAPI
-
-    from api.errors import install_error_handlers
-    from api.routes import reports
-    from projections.registry import Reports
-
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*httpx2.*")
-        from fastapi.testclient import TestClient
-    app = FastAPI()
-    install_error_handlers(app)
-    app.include_router(reports.router)
-    app.state.settings = store.settings
-    app.state.ledger = ledger
-    app.state.reports = Reports(ledger)
-    with TestClient(app, headers={"Authorization": f"Bearer {store.token}"}) as client:
-        yield client
-
-
 def latencies(store: Store, ledger: Ledger, requests: int, as_of: str) -> list[Latency]:
     found = []
-    with report_client(store, ledger) as client:
+    with common.report_client(store.settings, store.token, ledger) as client:
         plan = [*REQUESTS,
                 ("quota as_of", f"/reports/quota?period=month&day=2026-04-15&as_of={as_of}"),
                 ("sla as_of", f"/reports/sla?state=breached&as_of={as_of}"),

@@ -222,11 +222,7 @@ class LedgerBase(Application[UUID]):
         if earlier is not None:
             return earlier
         aggregate = self._load(cls, ident, kind)
-        if ctx.expected_version is not None and aggregate.version != ctx.expected_version:
-            raise ConcurrentWriteError(
-                f"{kind} {ident} is at version {aggregate.version}, "
-                f"not {ctx.expected_version}: reload it and try again"
-            )
+        check_expected_version(ctx, aggregate.version, f"{kind} {ident}")
         change(aggregate, self._at(ctx))
         try:
             return self._commit(ctx, render(aggregate), aggregate)
@@ -283,3 +279,11 @@ class LedgerBase(Application[UUID]):
         recordings = self._record(processing)
         self._notify(recordings)
         return len(recordings)
+
+
+def check_expected_version(ctx: Context, version: int, what: str) -> None:
+    """``If-Match``: 409 unless ``what`` is still at the version the client saw."""
+    if ctx.expected_version is not None and version != ctx.expected_version:
+        raise ConcurrentWriteError(
+            f"{what} is at version {version}, not {ctx.expected_version}: reload it and try again"
+        )

@@ -24,7 +24,7 @@ from domain.calendar_book import (
 )
 from domain.contract_terms import CONTRACT_BOOK_ID, ContractBook, ContractTerms, contract_receipt
 from domain.errors import ConcurrentWriteError, NotFoundError
-from domain.ledger_base import Context, LedgerBase, Receipt
+from domain.ledger_base import Context, LedgerBase, Receipt, check_expected_version
 
 
 class TermsCommands(LedgerBase):
@@ -66,7 +66,7 @@ class TermsCommands(LedgerBase):
         )
         at = self._at(ctx)
         book = self.calendar_book()
-        self._check_version(book, ctx, "the calendar book")
+        check_expected_version(ctx, book.version if book else 0, "the calendar book")
         if book is None:
             book = CalendarBook(at=at, by=ctx.actor)
         changed = book.load(parsed, reason, at=at, by=ctx.actor)
@@ -98,7 +98,7 @@ class TermsCommands(LedgerBase):
         if earlier is not None:
             return earlier
         book = self.contract_book()
-        self._check_version(book, ctx, "the contract's terms")
+        check_expected_version(ctx, book.version if book else 0, "the contract's terms")
         current = ContractTerms() if book is None else book.terms
         parsed = terms if isinstance(terms, ContractTerms) else ContractTerms.from_mapping(
             terms, base=current
@@ -113,14 +113,6 @@ class TermsCommands(LedgerBase):
         return receipt
 
     # -- shared ---------------------------------------------------------------------------
-    @staticmethod
-    def _check_version(book: Aggregate | None, ctx: Context, what: str) -> None:
-        version = 0 if book is None else book.version
-        if ctx.expected_version is not None and version != ctx.expected_version:
-            raise ConcurrentWriteError(
-                f"{what} is at version {version}, not {ctx.expected_version}: reload and retry"
-            )
-
     def _save_book(self, ctx: Context, receipt: Receipt, book: Aggregate, what: str) -> None:
         try:
             self._commit(ctx, receipt, book)
